@@ -1,0 +1,1 @@
+//! What hakit's example daemons share.

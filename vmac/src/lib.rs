@@ -1,0 +1,1 @@
+//! Virtual MAC (macvlan) management over netlink: a stub that the vmac issue fills.

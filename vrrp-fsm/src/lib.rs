@@ -1,0 +1,1 @@
+//! Sans-IO VRRP virtual router state machine (work in progress).
