@@ -23,7 +23,11 @@ pub enum ChecksumMode {
 }
 
 /// The convention that applies to a version and family: only v3 over IPv4 honours `requested`.
-pub const fn effective_mode(version: Version, family: Family, requested: ChecksumMode) -> ChecksumMode {
+pub const fn effective_mode(
+    version: Version,
+    family: Family,
+    requested: ChecksumMode,
+) -> ChecksumMode {
     match (version, family) {
         (Version::V2, _) => ChecksumMode::VrrpOnly,
         (Version::V3, Family::Ipv6) => ChecksumMode::PseudoHeader,

@@ -289,16 +289,22 @@ impl AdvertRepr {
         let addrs = match family {
             Family::Ipv4 => {
                 let mut v = Vec::with_capacity(count);
-                v.extend(packet.addr_bytes(family).chunks_exact(4).map(|c| {
-                    Ipv4Addr::from(<[u8; 4]>::try_from(c).unwrap_or([0; 4]))
-                }));
+                v.extend(
+                    packet
+                        .addr_bytes(family)
+                        .chunks_exact(4)
+                        .map(|c| Ipv4Addr::from(<[u8; 4]>::try_from(c).unwrap_or([0; 4]))),
+                );
                 VirtualAddrs::V4(v)
             }
             Family::Ipv6 => {
                 let mut v = Vec::with_capacity(count);
-                v.extend(packet.addr_bytes(family).chunks_exact(16).map(|c| {
-                    Ipv6Addr::from(<[u8; 16]>::try_from(c).unwrap_or([0; 16]))
-                }));
+                v.extend(
+                    packet
+                        .addr_bytes(family)
+                        .chunks_exact(16)
+                        .map(|c| Ipv6Addr::from(<[u8; 16]>::try_from(c).unwrap_or([0; 16]))),
+                );
                 VirtualAddrs::V6(v)
             }
         };
@@ -357,7 +363,12 @@ impl AdvertRepr {
     /// Emits the message into `buf` (which must hold at least [`buffer_len`](Self::buffer_len)
     /// bytes) and fills the checksum in the requested convention. VRRPv2 always uses no
     /// pseudo-header and IPv6 always uses it, whatever `mode` says. Returns the bytes written.
-    pub fn emit(&self, buf: &mut [u8], ip: &IpPair, mode: ChecksumMode) -> Result<usize, EmitError> {
+    pub fn emit(
+        &self,
+        buf: &mut [u8],
+        ip: &IpPair,
+        mode: ChecksumMode,
+    ) -> Result<usize, EmitError> {
         let len = self.check_emit(ip)?;
         if buf.len() < len {
             return Err(EmitError::InsufficientSize {
