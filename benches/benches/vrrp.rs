@@ -6,7 +6,11 @@ use std::hint::black_box;
 use std::net::IpAddr;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use vrrp_proto::{ChecksumMode, IpChecks, RxIp, decode, decode_ipv4};
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use vrrp_fsm::{Config, RxMeta, State, VirtualRouter};
+use vrrp_proto::{ChecksumMode, IpChecks, RxIp, VirtualAddrs, decode, decode_ipv4};
 
 /// keepalived 2.2.7: VRRPv3, VRID 51, priority 200, 2 IPv4 VIPs, pseudo-header checksum; the
 /// whole IPv4 datagram as a raw socket delivers it.
@@ -19,8 +23,8 @@ const V3_IPV4_2VIPS: [u8; 36] = [
 /// keepalived 2.2.7: VRRPv3 over IPv6, VRID 54, VIPs fe80::54 and 2001:db8::1 (the VRRP message;
 /// the IPv6 header arrives as receive metadata).
 const V3_IPV6: [u8; 40] = [
-    0x31, 0x36, 0xc8, 0x02, 0x00, 0x64, 0xdc, 0x9b, 0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0x54, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01,
+    0x31, 0x36, 0xc8, 0x02, 0x00, 0x64, 0xdc, 0x9b, 0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0x54, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01,
 ];
 
 fn v6_rx() -> RxIp {
@@ -63,5 +67,43 @@ fn codec(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, codec);
+/// A Backup (priority 100) hearing the keepalived Master's advert (priority 200): checks,
+/// interval learning and the Master_Down re-arm; then the same with decoding included.
+fn fsm(c: &mut Criterion) {
+    let checks = IpChecks::default();
+    let rx = decode_ipv4(&V3_IPV4_2VIPS, &checks).unwrap();
+    let meta = RxMeta::from(&rx);
+    let vips = VirtualAddrs::V4(vec![
+        Ipv4Addr::new(192, 0, 2, 1),
+        Ipv4Addr::new(192, 0, 2, 2),
+    ]);
+    let mut cfg = Config::new(51, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 12)), vips);
+    cfg.priority = 100;
+    let epoch = Instant::now();
+    let mut vr = VirtualRouter::new(cfg, epoch).unwrap();
+    while vr.poll_event().is_some() {}
+    assert_eq!(vr.state(), State::Backup);
+    let mut now = epoch;
+    let step = Duration::from_millis(10);
+    let mut g = c.benchmark_group("vrrp-fsm");
+    g.bench_function("handle_packet (Backup, master advert)", |b| {
+        b.iter(|| {
+            now += step;
+            vr.handle_packet(now, black_box(&meta), black_box(&rx.advert));
+            while vr.poll_event().is_some() {}
+        })
+    });
+    g.bench_function("decode_ipv4 + handle_received (Backup)", |b| {
+        b.iter(|| {
+            now += step;
+            let rx = decode_ipv4(black_box(&V3_IPV4_2VIPS), &checks).unwrap();
+            vr.handle_received(now, &rx);
+            while vr.poll_event().is_some() {}
+        })
+    });
+    assert_eq!(vr.state(), State::Backup, "the Backup must stay Backup");
+    g.finish();
+}
+
+criterion_group!(benches, codec, fsm);
 criterion_main!(benches);
