@@ -1,1 +1,3 @@
 //! What hakit's example daemons share.
+
+pub mod netns;

@@ -91,11 +91,13 @@ fn v3_ipv4_pseudo_header() {
     );
 }
 
-/// Finding: this capture was taken from keepalived 2.2.7 (Debian) configured with
-/// `v3_checksum_as_v2`, yet every advert carries the pseudo-header checksum (0xd3fb = the
-/// complement of the VRRP words plus 192.0.2.11, 224.0.0.18, 112 and length 12). The test
-/// records what is on the wire; the RFC 9568 convention is exercised by
-/// `both_ipv4_conventions_accepted_and_reported` and the property tests.
+/// This capture was taken from keepalived 2.2.7 configured with `v3_checksum_as_v2`, yet every
+/// advert carries the pseudo-header checksum (0xd3fb = the complement of the VRRP words plus
+/// 192.0.2.11, 224.0.0.18, 112 and length 12). The live interop test
+/// (examples/tests/keepalived_codec.rs) shows why: keepalived 2.2.7 does not know the keyword
+/// (it logs "Unknown keyword"), sends the pseudo-header form and accepts only that form. The
+/// RFC 9568 convention is exercised by `both_ipv4_conventions_accepted_and_reported` and the
+/// property tests.
 #[test]
 fn v3_ipv4_rfc9568_checksum() {
     use ChecksumMode::PseudoHeader as R;
