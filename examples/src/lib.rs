@@ -1,3 +1,4 @@
 //! What hakit's example daemons share.
 
 pub mod netns;
+pub mod vrrpd;

@@ -29,6 +29,7 @@
 //! # Ok::<(), vrrp_fsm::keepalived::ConfigError>(())
 //! ```
 
+mod convert;
 mod error;
 mod interp;
 mod lexer;
@@ -37,6 +38,10 @@ mod tree;
 use std::net::IpAddr;
 use std::time::Duration;
 
+pub use convert::{
+    ConvertError, ConvertErrorKind, Group, Instance, Runnable, TrackedInterface, TrackedScript,
+    VipSpec, VmacPlan, convert,
+};
 pub use error::{ConfigError, ErrorKind, Position, Warning};
 
 /// Resolves `include PATTERN` (keepalived expands shell globs). The reader does no I/O: the

@@ -1,0 +1,922 @@
+//! The event loop: sockets, timers, signals and the control socket in; adverts, addresses,
+//! gratuitous ARPs, notify scripts and log lines out. Every protocol decision is vrrp-fsm's.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use socket2::Socket;
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::net::UnixListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use vmac::{AddrSpec, Announcer, GarpKind, MacAddr, NaSpec, Netlink, StaleSpec, VmacSpec};
+use vrrp_fsm::keepalived::{Instance, Notify, Runnable};
+use vrrp_fsm::{Command, Counters, Event, GroupEvent, State, SyncGroup, VirtualRouter};
+use vrrp_proto::{IpChecks, VirtualAddrs};
+
+use super::control::Request;
+use super::load;
+use super::net::{self, Packet};
+use super::sys;
+
+/// How the daemon was started.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    /// keepalived.conf.
+    pub file: PathBuf,
+    /// `-i ID`.
+    pub config_id: Option<String>,
+    /// Control socket path.
+    pub control: PathBuf,
+}
+
+/// Logs one line on stderr.
+macro_rules! log {
+    ($($t:tt)*) => { eprintln!("vrrpd: {}", format_args!($($t)*)) };
+}
+
+/// An input for the loop.
+#[derive(Debug)]
+enum Input {
+    /// A datagram for (unit, member), received at `at`.
+    Rx {
+        unit: u64,
+        member: usize,
+        at: Instant,
+        packet: Packet,
+    },
+    /// A control request and where to answer.
+    Control(Request, oneshot::Sender<Value>),
+}
+
+/// One state machine: a lone instance or a sync group.
+#[derive(Debug)]
+enum Machine {
+    One(Box<VirtualRouter>),
+    Group(SyncGroup),
+}
+
+impl Machine {
+    fn member(&self, i: usize) -> Option<&VirtualRouter> {
+        match self {
+            Self::One(vr) => (i == 0).then_some(&**vr),
+            Self::Group(g) => g.member(i),
+        }
+    }
+    fn handle_packet(&mut self, now: Instant, member: usize, rx: &vrrp_proto::Received) {
+        match self {
+            Self::One(vr) => vr.handle_received(now, rx),
+            Self::Group(g) => {
+                g.handle_packet(now, member, &vrrp_fsm::RxMeta::from(rx), &rx.advert);
+            }
+        }
+    }
+    fn record_malformed(&mut self, err: &vrrp_proto::DecodeError) {
+        // SyncGroup has no per-member `record_malformed` (library gap): only lone instances
+        // count malformed packets.
+        if let Self::One(vr) = self {
+            vr.record_malformed(err);
+        }
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        match self {
+            Self::One(vr) => vr.handle_timeout(now),
+            Self::Group(g) => g.handle_timeout(now),
+        }
+    }
+    fn handle_command(&mut self, now: Instant, member: usize, cmd: Command) {
+        match self {
+            Self::One(vr) => vr.handle_command(now, cmd),
+            Self::Group(g) => g.handle_command(now, member, cmd),
+        }
+    }
+    fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> Option<(usize, vrrp_fsm::Transmit)> {
+        match self {
+            Self::One(vr) => vr.poll_transmit(buf).map(|t| (0, t)),
+            Self::Group(g) => g.poll_transmit(buf),
+        }
+    }
+    fn poll_event(&mut self) -> Option<GroupEvent> {
+        match self {
+            Self::One(vr) => vr
+                .poll_event()
+                .map(|event| GroupEvent::Member { member: 0, event }),
+            Self::Group(g) => g.poll_event(),
+        }
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        match self {
+            Self::One(vr) => vr.poll_timeout(),
+            Self::Group(g) => g.poll_timeout(),
+        }
+    }
+}
+
+/// One instance's I/O.
+#[derive(Debug)]
+struct Member {
+    inst: Instance,
+    tx: Socket,
+    tx_ifindex: u32,
+    /// The VMAC this run created.
+    vmac: Option<vmac::Vmac>,
+}
+
+/// A running lone instance or sync group.
+#[derive(Debug)]
+struct Unit {
+    id: u64,
+    /// The group's name, for a sync group.
+    group: Option<(String, Notify)>,
+    members: Vec<Member>,
+    machine: Machine,
+    readers: Vec<JoinHandle<()>>,
+}
+
+/// What a unit is made of, to compare across reloads.
+type UnitDef = (Option<vrrp_fsm::keepalived::Group>, Vec<Instance>);
+
+fn unit_defs(r: &Runnable) -> Vec<(String, UnitDef)> {
+    let mut out = Vec::new();
+    for g in &r.groups {
+        let members = g.members.iter().map(|&i| r.instances[i].clone()).collect();
+        out.push((format!("group {}", g.name), (Some(g.clone()), members)));
+    }
+    for (i, inst) in r.instances.iter().enumerate() {
+        if r.group_of(i).is_none() {
+            out.push((inst.name.clone(), (None, vec![inst.clone()])));
+        }
+    }
+    out
+}
+
+/// The daemon's state.
+struct Daemon {
+    opts: Options,
+    nl: Netlink,
+    units: Vec<(String, UnitDef, Unit)>,
+    next_id: u64,
+    input: mpsc::UnboundedSender<Input>,
+    announcers: HashMap<u32, (Announcer, MacAddr)>,
+    buf: Vec<u8>,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon")
+            .field("units", &self.units.len())
+            .finish()
+    }
+}
+
+fn ifindex(nl: &mut Netlink, name: &str) -> io::Result<u32> {
+    match nl.link_by_name(name) {
+        Ok(Some(l)) => Ok(l.index),
+        Ok(None) => Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("interface {name} not found"),
+        )),
+        Err(e) => Err(io::Error::other(e.to_string())),
+    }
+}
+
+fn state_word(s: State) -> &'static str {
+    match s {
+        State::Master => "MASTER",
+        State::Backup => "BACKUP",
+        State::Fault => "FAULT",
+        State::Initialize => "STOP",
+    }
+}
+
+/// Runs keepalived's notify scripts for a transition to `state`, without waiting for them.
+fn notify(n: &Notify, kind: &str, name: &str, state: State, priority: u8) {
+    let specific = match state {
+        State::Master => &n.master,
+        State::Backup => &n.backup,
+        State::Fault => &n.fault,
+        State::Initialize => &n.stop,
+    };
+    let mut cmds: Vec<String> = specific.iter().cloned().collect();
+    if let Some(any) = &n.any {
+        cmds.push(format!(
+            "{any} {kind} {name} {} {priority}",
+            state_word(state)
+        ));
+    }
+    for cmd in cmds {
+        match tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(&cmd)
+            .spawn()
+        {
+            Ok(mut child) => {
+                tokio::spawn(async move {
+                    let _ = child.wait().await;
+                });
+            }
+            Err(e) => log!("({name}) cannot run notify script '{cmd}': {e}"),
+        }
+    }
+}
+
+fn vip_list(v: &VirtualAddrs) -> String {
+    v.iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl Daemon {
+    /// Removes the VMACs and VIPs a crashed run may have left (start-up only).
+    fn cleanup_stale(&mut self, r: &Runnable) {
+        let mut spec = StaleSpec::default();
+        for inst in &r.instances {
+            if let Some(v) = &inst.vmac {
+                spec.names.push(v.name.clone());
+                if let Ok(i) = ifindex(&mut self.nl, &inst.interface) {
+                    spec.parents.push(i);
+                }
+            }
+            if !inst.config.is_owner() {
+                spec.vips.extend(inst.vips.iter().map(|v| v.addr));
+                spec.vips.extend(inst.excluded.iter().map(|v| v.addr));
+            }
+        }
+        if spec.names.is_empty() && spec.vips.is_empty() {
+            return;
+        }
+        match self.nl.cleanup_stale(&spec) {
+            Ok(c) => {
+                for l in &c.links {
+                    log!("removed stale VMAC {}", l.name);
+                }
+                for a in &c.addresses {
+                    log!("removed stale address {}/{}", a.addr, a.prefix_len);
+                }
+            }
+            Err(e) => log!("stale cleanup failed: {e}"),
+        }
+    }
+
+    fn start_member(
+        &mut self,
+        id: u64,
+        idx: usize,
+        inst: &Instance,
+    ) -> io::Result<(Member, JoinHandle<()>)> {
+        let parent = ifindex(&mut self.nl, &inst.interface)?;
+        let v6 = inst.config.src_addr.is_ipv6();
+        let mut vm = None;
+        if let Some(plan) = &inst.vmac {
+            let fam = if v6 {
+                vmac::Family::V6
+            } else {
+                vmac::Family::V4
+            };
+            let spec = VmacSpec::new(inst.config.vrid, fam, parent).with_name(plan.name.clone());
+            let created = self
+                .nl
+                .create_vmac(&spec)
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            match vmac::sysctl::Sysctl::new().apply_vmac_recipe(&plan.name, &inst.interface, fam) {
+                Ok(rep) => {
+                    for w in &rep.warnings {
+                        log!("({}) {w}", inst.name);
+                    }
+                }
+                Err(e) => log!("({}) VMAC sysctls: {e}", inst.name),
+            }
+            self.nl
+                .set_link_up(created.link.index, true)
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            log!(
+                "({}) created VMAC {} ({})",
+                inst.name,
+                plan.name,
+                created.mac
+            );
+            vm = Some(created);
+        }
+        let tx_if = inst.xmit_interface().to_owned();
+        let tx_ifindex = match &vm {
+            Some(v) if tx_if == v.link.name => v.link.index,
+            _ => ifindex(&mut self.nl, &tx_if)?,
+        };
+        let tx = net::open_tx(&tx_if, tx_ifindex, inst.config.src_addr)?;
+        let rx = net::open_rx(&inst.interface, parent, v6)?;
+        let rx = sys::register(rx)?;
+        let vrid = inst.config.vrid;
+        let input = self.input.clone();
+        let name = inst.name.clone();
+        let reader = tokio::spawn(async move {
+            let mut buf = vec![0u8; 65536];
+            loop {
+                let mut guard = match rx.readable().await {
+                    Ok(g) => g,
+                    Err(e) => {
+                        log!("({name}) receive socket: {e}");
+                        return;
+                    }
+                };
+                match guard.try_io(|s| net::recv(s.get_ref(), v6, &mut buf)) {
+                    Ok(Ok(packet)) => {
+                        if packet.vrid() == Some(vrid) {
+                            let at = Instant::now();
+                            let msg = Input::Rx {
+                                unit: id,
+                                member: idx,
+                                at,
+                                packet,
+                            };
+                            if input.send(msg).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Ok(Err(e)) => log!("({name}) receive: {e}"),
+                    Err(_would_block) => {}
+                }
+            }
+        });
+        Ok((
+            Member {
+                inst: inst.clone(),
+                tx,
+                tx_ifindex,
+                vmac: vm,
+            },
+            reader,
+        ))
+    }
+
+    fn start_unit(&mut self, key: &str, def: &UnitDef) -> Result<Unit, String> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut members = Vec::new();
+        let mut readers = Vec::new();
+        let now = Instant::now();
+        let fail =
+            |this: &mut Self, members: Vec<Member>, readers: Vec<JoinHandle<()>>, e: String| {
+                for r in readers {
+                    r.abort();
+                }
+                for m in members {
+                    if let Some(v) = m.vmac {
+                        let _ = this.nl.delete_link(v.link.index);
+                    }
+                }
+                Err(format!("{key}: {e}"))
+            };
+        for (i, inst) in def.1.iter().enumerate() {
+            match self.start_member(id, i, inst) {
+                Ok((m, r)) => {
+                    members.push(m);
+                    readers.push(r);
+                }
+                Err(e) => return fail(self, members, readers, format!("({}) {e}", inst.name)),
+            }
+        }
+        let configs: Vec<_> = def.1.iter().map(|i| i.config.clone()).collect();
+        let machine = match &def.0 {
+            None => VirtualRouter::new(configs[0].clone(), now)
+                .map(|vr| Machine::One(Box::new(vr)))
+                .map_err(|e| e.to_string()),
+            Some(_) => SyncGroup::new(configs, now)
+                .map(Machine::Group)
+                .map_err(|e| e.to_string()),
+        };
+        let machine = match machine {
+            Ok(m) => m,
+            Err(e) => return fail(self, members, readers, e),
+        };
+        for m in &members {
+            log!(
+                "({}) started: VRID {} priority {} on {} from {}",
+                m.inst.name,
+                m.inst.config.vrid,
+                m.inst.config.priority,
+                m.inst.interface,
+                m.inst.config.src_addr
+            );
+        }
+        Ok(Unit {
+            id,
+            group: def.0.as_ref().map(|g| (g.name.clone(), g.notify.clone())),
+            members,
+            machine,
+            readers,
+        })
+    }
+
+    /// Sends the adverts and acts on the events of unit `u`.
+    fn drain(&mut self, u: usize) {
+        let mut buf = std::mem::take(&mut self.buf);
+        let unit = &mut self.units[u].2;
+        while let Some((m, t)) = unit.machine.poll_transmit(&mut buf) {
+            let mem = &unit.members[m];
+            if let Err(e) = net::send(&mem.tx, mem.tx_ifindex, t.dst, &buf[..t.len]) {
+                log!("({}) send to {}: {e}", mem.inst.name, t.dst);
+            }
+        }
+        self.buf = buf;
+        while let Some(ev) = self.units[u].2.machine.poll_event() {
+            self.event(u, ev);
+        }
+    }
+
+    fn event(&mut self, u: usize, ev: GroupEvent) {
+        let (member, event) = match ev {
+            GroupEvent::StateChanged { from, to } => {
+                let unit = &self.units[u].2;
+                if let Some((name, n)) = &unit.group {
+                    log!("({name}) Sync group: {from} -> {to}");
+                    notify(n, "GROUP", name, to, 0);
+                }
+                return;
+            }
+            GroupEvent::Member { member, event } => (member, event),
+        };
+        let unit = &self.units[u].2;
+        let Some(m) = unit.members.get(member) else {
+            return;
+        };
+        let name = m.inst.name.clone();
+        let inst = m.inst.clone();
+        let prio = unit
+            .machine
+            .member(member)
+            .map_or(0, VirtualRouter::priority);
+        match &event {
+            Event::StateChanged {
+                to, reason, peer, ..
+            } => {
+                let mut line = format!("({name}) Entering {} STATE ({reason}", state_word(*to));
+                if let Some(p) = peer {
+                    let role = match reason {
+                        vrrp_fsm::Reason::MasterDown
+                        | vrrp_fsm::Reason::PriorityZero
+                        | vrrp_fsm::Reason::SyncGroup { .. } => "last master",
+                        vrrp_fsm::Reason::Preempt => "preempted master",
+                        vrrp_fsm::Reason::HigherPriority | vrrp_fsm::Reason::HigherAddress => {
+                            "new master"
+                        }
+                        vrrp_fsm::Reason::Switchover => "displaced master",
+                        _ => "peer",
+                    };
+                    line.push_str(&format!("; {role} {p}"));
+                }
+                line.push(')');
+                if *to == State::Initialize {
+                    line = format!("({name}) Stopped ({reason})");
+                }
+                log!("{line}");
+                notify(&inst.notify, "INSTANCE", &name, *to, prio);
+            }
+            Event::VipsAdded { vips, .. } => {
+                log!("({name}) Adding VIPs {}", vip_list(vips));
+                for v in inst.vips.iter().chain(&inst.excluded) {
+                    let spec = AddrSpec {
+                        label: v.label.clone(),
+                        ..AddrSpec::new(v.addr, v.prefix)
+                    };
+                    let r = ifindex(&mut self.nl, &v.dev).and_then(|i| {
+                        self.nl
+                            .add_address(i, &spec)
+                            .or_else(|e| if e.is_exists() { Ok(()) } else { Err(e) })
+                            .map_err(|e| io::Error::other(e.to_string()))
+                    });
+                    if let Err(e) = r {
+                        log!(
+                            "({name}) cannot add {}/{} on {}: {e}",
+                            v.addr,
+                            v.prefix,
+                            v.dev
+                        );
+                    }
+                }
+            }
+            Event::VipsRemoved { vips } => {
+                log!("({name}) Removing VIPs {}", vip_list(vips));
+                for v in inst.vips.iter().chain(&inst.excluded) {
+                    let r = ifindex(&mut self.nl, &v.dev).and_then(|i| {
+                        self.nl
+                            .del_address(i, v.addr, v.prefix)
+                            .or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })
+                            .map_err(|e| io::Error::other(e.to_string()))
+                    });
+                    if let Err(e) = r {
+                        log!(
+                            "({name}) cannot remove {}/{} from {}: {e}",
+                            v.addr,
+                            v.prefix,
+                            v.dev
+                        );
+                    }
+                }
+            }
+            Event::Announce { repeat, .. } => {
+                log!("({name}) {event}");
+                // The event lists the advertised VIPs; the excluded ones are announced too.
+                for v in inst.vips.iter().chain(&inst.excluded) {
+                    if let Err(e) = self.announce(&v.dev, v.addr, *repeat) {
+                        log!("({name}) announce {} on {}: {e}", v.addr, v.dev);
+                    }
+                }
+            }
+            _ => log!("({name}) {event}"),
+        }
+    }
+
+    /// Gratuitous ARP / unsolicited NA for `addr`, `repeat` times, from `dev`'s MAC.
+    fn announce(&mut self, dev: &str, addr: IpAddr, repeat: u32) -> io::Result<()> {
+        let idx = ifindex(&mut self.nl, dev)?;
+        if !self.announcers.contains_key(&idx) {
+            let mac = self
+                .nl
+                .link(idx)
+                .ok()
+                .and_then(|l| l.mac)
+                .ok_or_else(|| io::Error::other(format!("{dev} has no MAC")))?;
+            let a = Announcer::open(idx).map_err(|e| io::Error::other(e.to_string()))?;
+            self.announcers.insert(idx, (a, mac));
+        }
+        let (a, mac) = &self.announcers[&idx];
+        for _ in 0..repeat {
+            let r = match addr {
+                IpAddr::V4(ip) => a.send_garp(GarpKind::Request, *mac, ip),
+                IpAddr::V6(ip) => a.send_na(&NaSpec::new(*mac, ip).with_router(true)),
+            };
+            r.map_err(|e| io::Error::other(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Shuts unit `u` down: priority 0, VIPs removed, VMACs deleted, readers stopped.
+    fn stop_unit(&mut self, u: usize) {
+        let now = Instant::now();
+        let n = self.units[u].2.members.len();
+        let unit = &mut self.units[u].2;
+        if matches!(unit.machine, Machine::Group(_)) {
+            unit.machine.handle_command(now, 0, Command::Shutdown);
+        } else {
+            for m in 0..n {
+                unit.machine.handle_command(now, m, Command::Shutdown);
+            }
+        }
+        self.drain(u);
+        let unit = &mut self.units[u].2;
+        for r in unit.readers.drain(..) {
+            r.abort();
+        }
+        let vmacs: Vec<_> = unit
+            .members
+            .iter_mut()
+            .filter_map(|m| m.vmac.take())
+            .collect();
+        for v in vmacs {
+            self.announcers.remove(&v.link.index);
+            match self.nl.delete_link(v.link.index) {
+                Ok(()) => log!("deleted VMAC {}", v.link.name),
+                Err(e) => log!("cannot delete VMAC {}: {e}", v.link.name),
+            }
+        }
+    }
+
+    fn find(&self, name: &str) -> Option<(usize, usize)> {
+        self.units.iter().enumerate().find_map(|(u, (_, _, unit))| {
+            unit.members
+                .iter()
+                .position(|m| m.inst.name == name)
+                .map(|m| (u, m))
+        })
+    }
+
+    fn status(&self) -> Value {
+        let mut list = Vec::new();
+        for (_, _, unit) in &self.units {
+            for (i, m) in unit.members.iter().enumerate() {
+                let Some(vr) = unit.machine.member(i) else {
+                    continue;
+                };
+                let c = &m.inst.config;
+                let master = match vr.state() {
+                    State::Master => {
+                        json!({"address": c.src_addr, "priority": vr.priority(), "self": true})
+                    }
+                    _ => vr.master().map_or(
+                        Value::Null,
+                        |p| json!({"address": p.addr, "priority": p.priority, "self": false}),
+                    ),
+                };
+                list.push(json!({
+                    "name": m.inst.name,
+                    "group": unit.group.as_ref().map(|g| g.0.clone()),
+                    "vrid": c.vrid,
+                    "interface": m.inst.interface,
+                    "source": c.src_addr,
+                    "state": state_word(vr.state()),
+                    "priority": vr.priority(),
+                    "configured_priority": c.priority,
+                    "tracked_priority": vr.tracked_priority(),
+                    "master": master,
+                    "vips": c.vips.iter().collect::<Vec<_>>(),
+                    "advert_interval_ms": c.advert_interval.as_secs_f64() * 1e3,
+                    "master_adver_interval_ms": vr.master_adver_interval().as_secs_f64() * 1e3,
+                    "master_down_interval_ms": vr.master_down_interval().as_secs_f64() * 1e3,
+                    "switchover": vr.switchover_active(),
+                    "stepped_down": vr.stepped_down(),
+                    "counters": counters(vr.counters()),
+                }));
+            }
+        }
+        json!({"ok": true, "instances": list})
+    }
+
+    fn control(&mut self, req: Request) -> Value {
+        let (name, cmd) = match req {
+            Request::Status => return self.status(),
+            Request::Switchover { instance } => (instance, Command::Switchover),
+            Request::StepDown { instance } => (instance, Command::StepDown),
+            Request::Priority { instance, priority } => {
+                if priority == 0 {
+                    return json!({"ok": false, "error": "priority must be 1..=255"});
+                }
+                (instance, Command::SetPriority(priority))
+            }
+            Request::Resume { instance } => (instance, Command::ResumeElection),
+        };
+        let Some((u, m)) = self.find(&name) else {
+            return json!({"ok": false, "error": format!("no instance {name}")});
+        };
+        log!("({name}) control: {cmd:?}");
+        self.units[u]
+            .2
+            .machine
+            .handle_command(Instant::now(), m, cmd);
+        // Report a rejection in the response as well as in the log.
+        let mut rejected = None;
+        let mut buf = std::mem::take(&mut self.buf);
+        while let Some((mm, t)) = self.units[u].2.machine.poll_transmit(&mut buf) {
+            let mem = &self.units[u].2.members[mm];
+            if let Err(e) = net::send(&mem.tx, mem.tx_ifindex, t.dst, &buf[..t.len]) {
+                log!("({}) send to {}: {e}", mem.inst.name, t.dst);
+            }
+        }
+        self.buf = buf;
+        while let Some(ev) = self.units[u].2.machine.poll_event() {
+            if let GroupEvent::Member {
+                event: Event::CommandRejected { reason, .. },
+                ..
+            } = &ev
+            {
+                rejected = Some(reason.to_string());
+            }
+            self.event(u, ev);
+        }
+        match rejected {
+            Some(r) => json!({"ok": false, "error": r}),
+            None => json!({"ok": true}),
+        }
+    }
+
+    fn load(&mut self) -> Result<Runnable, String> {
+        let nl = &mut self.nl;
+        let loaded = load::load(&self.opts.file, self.opts.config_id.clone(), &mut |i, f| {
+            load::primary_addr(nl, i, f)
+        })?;
+        for w in &loaded.warnings {
+            log!("{w}");
+        }
+        Ok(loaded.runnable)
+    }
+
+    /// SIGHUP: unchanged units keep running; the others are stopped, restarted or started.
+    fn reload(&mut self) {
+        log!("reloading {}", self.opts.file.display());
+        let r = match self.load() {
+            Ok(r) => r,
+            Err(e) => {
+                log!("reload failed, keeping the running configuration: {e}");
+                return;
+            }
+        };
+        let defs = unit_defs(&r);
+        let mut u = 0;
+        while u < self.units.len() {
+            let keep = defs
+                .iter()
+                .any(|(k, d)| *k == self.units[u].0 && *d == self.units[u].1);
+            if keep {
+                u += 1;
+            } else {
+                log!("stopping {}", self.units[u].0);
+                self.stop_unit(u);
+                self.units.remove(u);
+            }
+        }
+        for (k, d) in defs {
+            if self.units.iter().any(|(kk, _, _)| *kk == k) {
+                continue;
+            }
+            match self.start_unit(&k, &d) {
+                Ok(unit) => {
+                    self.units.push((k, d, unit));
+                    let n = self.units.len() - 1;
+                    self.drain(n);
+                }
+                Err(e) => log!("cannot start {e}"),
+            }
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.units
+            .iter()
+            .filter_map(|(_, _, u)| u.machine.poll_timeout())
+            .min()
+    }
+
+    fn on_rx(&mut self, id: u64, member: usize, at: Instant, packet: Packet) {
+        let Some(u) = self.units.iter().position(|(_, _, x)| x.id == id) else {
+            return;
+        };
+        let decoded = match &packet {
+            Packet::V4(d) => vrrp_proto::decode_ipv4(d, &IpChecks::default()),
+            Packet::V6(p, ip) => vrrp_proto::decode(p, *ip, &IpChecks::default()),
+        };
+        let machine = &mut self.units[u].2.machine;
+        match decoded {
+            Ok(rx) => machine.handle_packet(at, member, &rx),
+            Err(e) => machine.record_malformed(&e),
+        }
+        self.drain(u);
+    }
+}
+
+fn counters(c: &Counters) -> Value {
+    json!({
+        "adverts_rx": c.adverts_rx,
+        "adverts_tx": c.adverts_tx,
+        "became_master": c.became_master,
+        "released_master": c.released_master,
+        "priority_zero_rx": c.priority_zero_rx,
+        "priority_zero_tx": c.priority_zero_tx,
+        "checksum_errors": c.checksum_errors,
+        "version_errors": c.version_errors,
+        "vrid_errors": c.vrid_errors,
+        "invalid_type_rx": c.invalid_type_rx,
+        "packet_length_errors": c.packet_length_errors,
+        "ttl_errors": c.ttl_errors,
+        "interval_errors": c.interval_errors,
+        "address_list_errors": c.address_list_errors,
+        "auth_errors": c.auth_errors,
+        "destination_errors": c.destination_errors,
+        "unknown_source_errors": c.unknown_source_errors,
+        "own_address_errors": c.own_address_errors,
+        "ip_errors": c.ip_errors,
+        "checksum_convention_mismatch": c.checksum_convention_mismatch,
+        "events_overflow": c.events_overflow,
+    })
+}
+
+async fn serve_control(listener: UnixListener, input: mpsc::UnboundedSender<Input>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let input = input.clone();
+        tokio::spawn(async move {
+            let (r, mut w) = stream.into_split();
+            let mut lines = BufReader::new(r).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let resp = match serde_json::from_str::<Request>(&line) {
+                    Ok(req) => {
+                        let (tx, rx) = oneshot::channel();
+                        if input.send(Input::Control(req, tx)).is_err() {
+                            return;
+                        }
+                        rx.await
+                            .unwrap_or_else(|_| json!({"ok": false, "error": "daemon stopping"}))
+                    }
+                    Err(e) => json!({"ok": false, "error": format!("bad request: {e}")}),
+                };
+                let mut out = resp.to_string();
+                out.push('\n');
+                if w.write_all(out.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// Runs the daemon until SIGTERM / SIGINT. Returns the process exit code.
+pub(crate) async fn run(opts: Options) -> i32 {
+    let nl = match Netlink::open() {
+        Ok(nl) => nl,
+        Err(e) => {
+            log!("netlink: {e}");
+            return 1;
+        }
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut d = Daemon {
+        opts,
+        nl,
+        units: Vec::new(),
+        next_id: 0,
+        input: tx.clone(),
+        announcers: HashMap::new(),
+        buf: Vec::with_capacity(1500),
+    };
+    let r = match d.load() {
+        Ok(r) => r,
+        Err(e) => {
+            log!("{e}");
+            return 1;
+        }
+    };
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        log!("cannot install signal handlers");
+        return 1;
+    };
+    if let Some(dir) = d.opts.control.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = std::fs::remove_file(&d.opts.control);
+    let control = match UnixListener::bind(&d.opts.control) {
+        Ok(l) => l,
+        Err(e) => {
+            log!("control socket {}: {e}", d.opts.control.display());
+            return 1;
+        }
+    };
+    let control_task = tokio::spawn(serve_control(control, tx));
+    d.cleanup_stale(&r);
+    let mut code = 0;
+    for (k, def) in unit_defs(&r) {
+        match d.start_unit(&k, &def) {
+            Ok(unit) => d.units.push((k, def, unit)),
+            Err(e) => {
+                log!("cannot start {e}");
+                code = 1;
+            }
+        }
+    }
+    if code != 0 {
+        for u in 0..d.units.len() {
+            d.stop_unit(u);
+        }
+        control_task.abort();
+        let _ = std::fs::remove_file(&d.opts.control);
+        return code;
+    }
+    for u in 0..d.units.len() {
+        d.drain(u);
+    }
+    loop {
+        let deadline = d.deadline();
+        let sleep = async {
+            match deadline {
+                Some(t) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = term.recv() => { log!("SIGTERM: stopping"); break; }
+            _ = int.recv() => { log!("SIGINT: stopping"); break; }
+            _ = hup.recv() => d.reload(),
+            Some(inp) = rx.recv() => match inp {
+                Input::Rx { unit, member, at, packet } => d.on_rx(unit, member, at, packet),
+                Input::Control(req, reply) => { let _ = reply.send(d.control(req)); }
+            },
+            () = sleep => {
+                let now = Instant::now();
+                for u in 0..d.units.len() {
+                    if d.units[u].2.machine.poll_timeout().is_some_and(|t| t <= now) {
+                        d.units[u].2.machine.handle_timeout(now);
+                        d.drain(u);
+                    }
+                }
+            }
+        }
+    }
+    for u in 0..d.units.len() {
+        d.stop_unit(u);
+    }
+    control_task.abort();
+    let _ = std::fs::remove_file(&d.opts.control);
+    log!("stopped");
+    0
+}

@@ -1,0 +1,118 @@
+//! The few system calls socket2 and tokio do not wrap safely: `IPV6_CHECKSUM`,
+//! `IPV6_RECVPKTINFO`, `recvmsg` with its control messages (IPv6 hop limit and destination),
+//! and tokio's `AsyncFd::register`.
+//!
+//! Why `recvmsg` rather than an AF_PACKET socket for the IPv6 hop limit: the kernel already
+//! verifies the checksum (with `IPV6_CHECKSUM`) and filters by protocol; the hop limit and the
+//! destination come as `IPV6_HOPLIMIT` / `IPV6_PKTINFO` control messages of the same datagram,
+//! so nothing has to be matched across two sockets.
+#![allow(unsafe_code)]
+
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::net::Ipv6Addr;
+use std::os::fd::{AsRawFd, RawFd};
+
+use tokio::io::unix::AsyncFd;
+
+/// Registers a socket with tokio's reactor.
+pub(crate) fn register<T: AsRawFd>(sock: T) -> io::Result<AsyncFd<T>> {
+    // SAFETY: the socket owns its fd (socket2 `Socket`), which stays open while the `AsyncFd`
+    // holds the value; it is deregistered when the `AsyncFd` is dropped, before the fd closes.
+    unsafe { AsyncFd::register(sock) }.map_err(|e| e.into_parts().1)
+}
+
+fn setsockopt_int(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    v: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: `v` lives for the call and its size is passed.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&raw const v).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// `IPV6_CHECKSUM`: the kernel computes the checksum (with the IPv6 pseudo-header) at
+/// `offset` on send and verifies it on receive.
+pub(crate) fn set_ipv6_checksum(fd: RawFd, offset: libc::c_int) -> io::Result<()> {
+    setsockopt_int(fd, libc::IPPROTO_IPV6, libc::IPV6_CHECKSUM, offset)
+}
+
+/// `IPV6_RECVPKTINFO` and `IPV6_RECVHOPLIMIT`: deliver the destination and the hop limit
+/// with every datagram.
+pub(crate) fn set_ipv6_recv_info(fd: RawFd) -> io::Result<()> {
+    setsockopt_int(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1)?;
+    setsockopt_int(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, 1)
+}
+
+/// One datagram of a raw IPv6 socket with its metadata.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rx6 {
+    pub(crate) len: usize,
+    pub(crate) src: Ipv6Addr,
+    pub(crate) dst: Option<Ipv6Addr>,
+    pub(crate) hop_limit: Option<u8>,
+}
+
+/// `recvmsg(MSG_DONTWAIT)` on a raw IPv6 socket with `IPV6_RECVPKTINFO` / `IPV6_RECVHOPLIMIT`.
+pub(crate) fn recv_v6(fd: RawFd, buf: &mut [u8]) -> io::Result<Rx6> {
+    // SAFETY: all-zero is a valid value for these plain C structs.
+    let mut src: libc::sockaddr_in6 = unsafe { zeroed() };
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut cbuf = [0u64; 32];
+    // SAFETY: as above.
+    let mut msg: libc::msghdr = unsafe { zeroed() };
+    msg.msg_name = (&raw mut src).cast();
+    msg.msg_namelen = size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+    msg.msg_iov = &raw mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr().cast();
+    msg.msg_controllen = size_of_val(&cbuf);
+    // SAFETY: every pointer in `msg` points to a live buffer of the size given.
+    let n = unsafe { libc::recvmsg(fd, &raw mut msg, libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut out = Rx6 {
+        len: n as usize,
+        src: Ipv6Addr::from(src.sin6_addr.s6_addr),
+        dst: None,
+        hop_limit: None,
+    };
+    // SAFETY: the CMSG_* macros walk the control buffer the kernel filled, within
+    // `msg_controllen`; the data is read unaligned.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&raw const msg);
+        while !c.is_null() {
+            let h = &*c;
+            if h.cmsg_level == libc::IPPROTO_IPV6 {
+                if h.cmsg_type == libc::IPV6_HOPLIMIT {
+                    let v = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>());
+                    out.hop_limit = u8::try_from(v).ok();
+                } else if h.cmsg_type == libc::IPV6_PKTINFO {
+                    let p =
+                        std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::in6_pktinfo>());
+                    out.dst = Some(Ipv6Addr::from(p.ipi6_addr.s6_addr));
+                }
+            }
+            c = libc::CMSG_NXTHDR(&raw const msg, c);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,193 @@
+//! Smoke test of the `vrrpd` daemon: two routers (r1 priority 200, r2 priority 100, VRRPv3,
+//! 100 ms adverts, one VIP) and a client on one bridge, in network namespaces. r1 becomes
+//! Master and holds the VIP, the client reaches it; r1 crashes (SIGKILL, cable cut) and r2
+//! takes over, the client reaches the VIP again; SIGTERM removes r2's VIP and exits 0. Also
+//! `vrrpd -C` on a good and a bad file. Needs root and iproute2: without them the
+//! test fails, it never passes silently.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use examples::netns::{Lab, NODE_IF, Node, Proc, wait_until};
+use examples::vrrpd::control::{self, Request};
+
+const VIP: &str = "192.0.2.100";
+const WAIT: Duration = Duration::from_secs(5);
+
+fn conf(prio: u8) -> String {
+    format!(
+        "global_defs {{\n  router_id r{prio}\n}}\n\
+         vrrp_instance VI_1 {{\n  state BACKUP\n  interface {NODE_IF}\n  virtual_router_id 51\n  \
+         priority {prio}\n  version 3\n  advert_int 0.1\n  virtual_ipaddress {{\n    {VIP}/24\n  }}\n}}\n"
+    )
+}
+
+fn vrrpd() -> &'static str {
+    env!("CARGO_BIN_EXE_vrrpd")
+}
+
+fn spawn(node: &Node, dir: &Path, text: &str) -> (Proc, PathBuf) {
+    let file = dir.join(format!("{}.conf", node.name()));
+    std::fs::write(&file, text).unwrap();
+    let sock = dir.join(format!("{}.sock", node.name()));
+    let p = node.spawn(&[
+        vrrpd(),
+        "-f",
+        file.to_str().unwrap(),
+        "--control",
+        sock.to_str().unwrap(),
+    ]);
+    (p, sock)
+}
+
+/// The state of VI_1 from the control socket, if the daemon answers.
+fn state(sock: &Path) -> Option<String> {
+    let v = control::call(sock, &Request::Status).ok()?;
+    Some(v["instances"][0]["state"].as_str()?.to_owned())
+}
+
+fn has_vip(node: &Node) -> bool {
+    node.ip(&["-4", "addr", "show", "dev", NODE_IF])
+        .contains(&format!("{VIP}/24"))
+}
+
+/// Whether the client reaches the VIP: a TCP connection to a closed port is answered with a
+/// reset (connection refused) by whoever holds the VIP; no answer is a time-out.
+fn reaches(client: &Node) -> bool {
+    client.enter(|| {
+        let to = SocketAddr::from((VIP.parse::<Ipv4Addr>().unwrap(), 9));
+        match TcpStream::connect_timeout(&to, Duration::from_millis(300)) {
+            Ok(_) => true,
+            Err(e) => e.kind() == std::io::ErrorKind::ConnectionRefused,
+        }
+    })
+}
+
+#[test]
+fn config_check() {
+    let dir = std::env::temp_dir().join(format!("vrrpd-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.conf");
+    std::fs::write(&good, conf(200)).unwrap();
+    let out = Command::new(vrrpd())
+        .args(["-C", "-f", good.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let bad = dir.join("bad.conf");
+    std::fs::write(&bad, conf(200).replace("priority 200", "priority 300")).unwrap();
+    let out = Command::new(vrrpd())
+        .args(["-C", "-f", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    // Line 8 of the file, the value's column.
+    assert!(err.contains("bad.conf:8:12: priority"), "{err}");
+}
+
+#[test]
+fn failover_and_graceful_stop() {
+    Lab::require_root();
+    let started = Instant::now();
+    let lab = Lab::new("vrrpd");
+    let r1 = lab.add_node("r1");
+    let r2 = lab.add_node("r2");
+    let client = lab.add_node("c");
+    r1.add_addr(NODE_IF, "192.0.2.1/24");
+    r2.add_addr(NODE_IF, "192.0.2.2/24");
+    client.add_addr(NODE_IF, "192.0.2.10/24");
+
+    let (mut p1, s1) = spawn(&r1, lab.dir(), &conf(200));
+    let (mut p2, s2) = spawn(&r2, lab.dir(), &conf(100));
+    wait_until(WAIT, "r1 MASTER and r2 BACKUP", || {
+        state(&s1).as_deref() == Some("MASTER") && state(&s2).as_deref() == Some("BACKUP")
+    });
+    // vrrpctl prints the same status.
+    let out = Command::new(env!("CARGO_BIN_EXE_vrrpctl"))
+        .args(["--control", s2.to_str().unwrap(), "status"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["instances"][0]["master"]["address"], "192.0.2.1");
+    assert_eq!(v["instances"][0]["master"]["priority"], 200);
+    assert!(has_vip(&r1) && !has_vip(&r2));
+    wait_until(WAIT, "the client reaches the VIP on r1", || {
+        reaches(&client)
+    });
+    assert!(
+        p1.log()
+            .contains("(VI_1) Entering MASTER STATE (master down timer expired"),
+        "{}",
+        p1.log()
+    );
+
+    // Crash of the Master: SIGKILL and its cable cut (its stale VIP stays behind).
+    p1.signal(libc::SIGKILL);
+    p1.wait_exit(WAIT);
+    lab.set_port_up(&r1, NODE_IF, false);
+    let t = Instant::now();
+    wait_until(Duration::from_secs(2), "r2 MASTER after the crash", || {
+        state(&s2).as_deref() == Some("MASTER")
+    });
+    let takeover = t.elapsed();
+    assert!(has_vip(&r2));
+    wait_until(WAIT, "the client reaches the VIP on r2", || {
+        reaches(&client)
+    });
+    assert!(
+        p2.log().contains("(VI_1) Entering MASTER STATE"),
+        "{}",
+        p2.log()
+    );
+
+    // SIGHUP with an unchanged file: the instance keeps running, no state change.
+    let before = p2.log().matches("Entering").count();
+    p2.signal(libc::SIGHUP);
+    wait_until(WAIT, "r2 reloaded", || p2.log().contains("reloading"));
+    assert_eq!(state(&s2).as_deref(), Some("MASTER"));
+    assert_eq!(p2.log().matches("Entering").count(), before, "{}", p2.log());
+
+    // Graceful stop: VIP removed, exit 0.
+    let st = p2.terminate(WAIT);
+    assert!(st.success(), "vrrpd exited with {st}: {}", p2.log());
+    assert!(!has_vip(&r2), "VIP left on r2 after SIGTERM");
+    eprintln!(
+        "takeover after crash: {takeover:?}; test took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn vmac_master() {
+    let lab = Lab::new("vrrpdv");
+    let r1 = lab.add_node("r1");
+    let client = lab.add_node("c");
+    r1.add_addr(NODE_IF, "192.0.2.1/24");
+    client.add_addr(NODE_IF, "192.0.2.10/24");
+    let text = conf(200).replace("  version 3\n", "  version 3\n  use_vmac\n");
+    let (mut p1, s1) = spawn(&r1, lab.dir(), &text);
+    wait_until(WAIT, "r1 MASTER", || {
+        state(&s1).as_deref() == Some("MASTER")
+    });
+    let vmac = r1.ip(&["-d", "addr", "show", "dev", "vrrp.51"]);
+    assert!(vmac.contains("00:00:5e:00:01:33"), "{vmac}");
+    assert!(vmac.contains("macvlan mode private"), "{vmac}");
+    assert!(vmac.contains(&format!("{VIP}/24")), "{vmac}");
+    wait_until(WAIT, "the client reaches the VIP through the VMAC", || {
+        reaches(&client)
+    });
+    // Not asserted: which MAC the client's neighbour entry ends with. The RST for the probe
+    // leaves through eth0 (its prefix route comes first), and the ARP request r1 sends for the
+    // client carries the VIP with eth0's MAC (arp_announce 0), so the entry may name eth0.
+    let st = p1.terminate(WAIT);
+    assert!(st.success(), "{}", p1.log());
+    assert!(
+        r1.output(&["ip", "link", "show", "vrrp.51"]).status.code() != Some(0),
+        "VMAC left"
+    );
+}
