@@ -5,10 +5,13 @@
 //!
 //! * [`wire`]: the DHCPv4 codec (RFC 2131 / 2132) with split options (RFC 3396), option
 //!   overload, relay agent information (RFC 3046, RFC 3527) and byte-exact round trips.
+//! * [`lease`]: leases, the lease-store trait with an indexed in-memory store, and Kea's
+//!   memfile CSV (schemas 1.0 to 3.0 read, 2.1 written as Kea 2.2 does), load replay and LFC.
 //! * [`fuzzing`]: the checks the fuzz target runs, shared with the corpus-replay test.
 
 extern crate alloc;
 
+pub mod lease;
 pub mod wire;
 
 /// Helpers shared by the fuzz target (`fuzz/fuzz_targets/dhcp4_packet.rs`) and the test that
