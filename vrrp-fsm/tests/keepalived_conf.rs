@@ -222,7 +222,7 @@ fn every_supported_keyword() {
         )
     );
     let vi = &c.instances[0];
-    assert_eq!(vi.state, InitialState::Master);
+    assert_eq!(vi.state, Some(InitialState::Master));
     assert_eq!(
         (vi.interface.as_str(), vi.vrid, vi.priority),
         ("eth0", 51, 200)
@@ -264,7 +264,7 @@ fn every_supported_keyword() {
     assert_eq!(vi.down_timer_adverts, 5);
     let v6 = &c.instances[1];
     assert_eq!(v6.use_vmac.as_deref(), Some("vrrp6.54"));
-    assert_eq!(v6.state, InitialState::Backup);
+    assert_eq!(v6.state, None, "no state line");
     assert_eq!(v6.priority, 100);
     assert_eq!(c.sync_groups[0].group, ["LAN", "V6"]);
     // notification_email is accepted with a warning, not an error.

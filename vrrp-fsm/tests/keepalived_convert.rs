@@ -107,6 +107,16 @@ fn owner_without_state_starts_as_owner() {
     )
     .unwrap();
     assert_eq!(r.instances[0].config.initial_state, None);
+    // An explicit `state BACKUP` holds even the owner in Backup, as keepalived does.
+    let r = run(
+        "vrrp_instance A {\n state BACKUP\n interface eth0\n virtual_router_id 7\n priority 255\n\
+         virtual_ipaddress {\n  192.0.2.7\n }\n}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        r.instances[0].config.initial_state,
+        Some(InitialState::Backup)
+    );
 }
 
 #[test]

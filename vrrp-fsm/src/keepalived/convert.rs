@@ -384,12 +384,12 @@ fn instance(
     if let Some(a) = &vi.authentication {
         c.auth = Auth::password(&a.pass);
     }
-    // The reader does not tell `state BACKUP` from no `state` (both read as Backup); keepalived
-    // starts an owner without `state` as Master at once, so Backup maps to "not given".
-    c.initial_state = match vi.state {
-        KaState::Master => Some(InitialState::Master),
-        KaState::Backup => None,
-    };
+    // keepalived starts an owner without `state` as Master at once, and holds one with an
+    // explicit `state BACKUP` in Backup for a Master_Down_Interval.
+    c.initial_state = vi.state.map(|s| match s {
+        KaState::Master => InitialState::Master,
+        KaState::Backup => InitialState::Backup,
+    });
     if c.initial_state == Some(InitialState::Master) && c.priority != 255 {
         // keepalived clears nopreempt / preempt_delay for a non-owner `state MASTER` (with a
         // warning); the state machine refuses the combination, so do what keepalived does.

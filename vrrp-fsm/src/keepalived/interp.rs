@@ -566,7 +566,7 @@ fn instance(
     let mut vi = VrrpInstance {
         name: name.to_owned(),
         pos: s.pos.clone(),
-        state: InitialState::Backup,
+        state: None,
         interface: String::new(),
         vrid: 0,
         priority: 100,
@@ -602,7 +602,7 @@ fn instance(
         match k.keyword.as_str() {
             "state" => {
                 let (v, p) = arg(k, "MASTER or BACKUP")?;
-                vi.state = match v {
+                vi.state = Some(match v {
                     "MASTER" => InitialState::Master,
                     "BACKUP" => InitialState::Backup,
                     other => {
@@ -613,7 +613,7 @@ fn instance(
                         );
                         InitialState::Backup
                     }
-                };
+                });
             }
             "interface" => {
                 let (v, p) = arg(k, "an interface name")?;

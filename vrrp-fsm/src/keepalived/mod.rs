@@ -23,7 +23,7 @@
 //!     &Options::default(),
 //! )?;
 //! let vi = &conf.config.instances[0];
-//! assert_eq!((vi.vrid, vi.priority, vi.state), (51, 200, InitialState::Master));
+//! assert_eq!((vi.vrid, vi.priority, vi.state), (51, 200, Some(InitialState::Master)));
 //! assert_eq!(vi.advert_int, std::time::Duration::from_millis(100));
 //! assert_eq!(vi.virtual_ipaddress[0].label.as_deref(), Some("eth0:1"));
 //! # Ok::<(), vrrp_fsm::keepalived::ConfigError>(())
@@ -136,11 +136,10 @@ pub struct GlobalDefs {
     pub v3_checksum_as_v2: bool,
 }
 
-/// `state` of an instance at start-up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// `state` of an instance at start-up, as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InitialState {
-    /// `state BACKUP` (or absent, or an unknown word as keepalived defaults it).
-    #[default]
+    /// `state BACKUP` (or an unknown word, which keepalived defaults to BACKUP).
     Backup,
     /// `state MASTER`.
     Master,
@@ -217,8 +216,10 @@ pub struct VrrpInstance {
     pub name: String,
     /// Where the block starts.
     pub pos: Position,
-    /// `state`.
-    pub state: InitialState,
+    /// `state`: `None` when the instance has no `state` line: keepalived then starts it as BACKUP, or
+    /// as MASTER at once when it owns the addresses (priority 255); an explicit `state BACKUP`
+    /// holds even the owner in BACKUP for a Master_Down_Interval.
+    pub state: Option<InitialState>,
     /// `interface`.
     pub interface: String,
     /// `virtual_router_id`.
