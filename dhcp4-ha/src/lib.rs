@@ -7,10 +7,13 @@
 //!   overload, relay agent information (RFC 3046, RFC 3527) and byte-exact round trips.
 //! * [`lease`]: leases, the lease-store trait with an indexed in-memory store, and Kea's
 //!   memfile CSV (schemas 1.0 to 3.0 read, 2.1 written as Kea 2.2 does), load replay and LFC.
+//! * [`config`]: Kea 2.2's `kea-dhcp4.conf` (position-aware JSON with comments and includes,
+//!   typed `Dhcp4` configuration, Kea's error messages).
 //! * [`fuzzing`]: the checks the fuzz target runs, shared with the corpus-replay test.
 
 extern crate alloc;
 
+pub mod config;
 pub mod lease;
 pub mod wire;
 
