@@ -9,12 +9,15 @@
 //!   memfile CSV (schemas 1.0 to 3.0 read, 2.1 written as Kea 2.2 does), load replay and LFC.
 //! * [`config`]: Kea 2.2's `kea-dhcp4.conf` (position-aware JSON with comments and includes,
 //!   typed `Dhcp4` configuration, Kea's error messages).
+//! * [`server`]: the server engine; so far the address pools (free-address bitmaps, Kea's
+//!   iterative allocation, fast however full the pool is).
 //! * [`fuzzing`]: the checks the fuzz target runs, shared with the corpus-replay test.
 
 extern crate alloc;
 
 pub mod config;
 pub mod lease;
+pub mod server;
 pub mod wire;
 
 /// Helpers shared by the fuzz target (`fuzz/fuzz_targets/dhcp4_packet.rs`) and the test that
