@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use vrrp_proto::{AdvertRepr, Family, Received};
+use vrrp_proto::{AdvertRepr, DecodeError, Family, Received};
 
 use crate::config::{Config, ConfigError};
 use crate::event::{Command, Event, Reason, RejectReason, RxMeta, State, Transmit};
@@ -159,6 +159,14 @@ impl SyncGroup {
         let i = self.member_for(rx.advert.vrid, rx.advert.addrs.family())?;
         self.handle_packet(now, i, &RxMeta::from(rx), &rx.advert);
         Some(i)
+    }
+
+    /// [`VirtualRouter::record_malformed`] for member `member`: counts a packet the codec
+    /// refused (an unknown index is ignored). Counters only; no state changes.
+    pub fn record_malformed(&mut self, member: usize, err: &DecodeError) {
+        if let Some(m) = self.members.get_mut(member) {
+            m.record_malformed(err);
+        }
     }
 
     /// Runs every member's due timers.

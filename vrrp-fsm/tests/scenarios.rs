@@ -1211,3 +1211,17 @@ fn configuration_is_validated() {
     owner.preempt = false;
     assert_eq!(owner.validate(), Err(ConfigError::OwnerNopreempt));
 }
+
+#[test]
+fn sync_group_counts_malformed_packets_per_member() {
+    let t0 = Instant::now();
+    let mut g = SyncGroup::new(vec![config_v4(10, 1, 100), config_v4(20, 1, 100)], t0).unwrap();
+    let bad = vrrp_proto::DecodeError::Vrrp(vrrp_proto::ParseError::BadChecksum {
+        found: 1,
+        expected: 2,
+    });
+    g.record_malformed(1, &bad);
+    g.record_malformed(7, &bad); // unknown member: ignored
+    assert_eq!(g.member(0).unwrap().counters().checksum_errors, 0);
+    assert_eq!(g.member(1).unwrap().counters().checksum_errors, 1);
+}
