@@ -9,6 +9,10 @@
 //!   memfile CSV (schemas 1.0 to 3.0 read, 2.1 written as Kea 2.2 does), load replay and LFC.
 //! * [`config`]: Kea 2.2's `kea-dhcp4.conf` (position-aware JSON with comments and includes,
 //!   typed `Dhcp4` configuration, Kea's error messages).
+//! * [`http`]: a Sans-IO HTTP/1.1 codec, server and client (Content-Length framing,
+//!   keep-alive, pipelining, Basic authentication, Kea's exact request and response bytes).
+//! * [`control`]: Kea's control commands and answers as typed values (HA and lease commands),
+//!   with Kea's JSON text byte for byte.
 //! * [`server`]: the server engine; so far the address pools (free-address bitmaps, Kea's
 //!   iterative allocation, fast however full the pool is).
 //! * [`fuzzing`]: the checks the fuzz target runs, shared with the corpus-replay test.
@@ -16,6 +20,8 @@
 extern crate alloc;
 
 pub mod config;
+pub mod control;
+pub mod http;
 pub mod lease;
 pub mod server;
 pub mod wire;
