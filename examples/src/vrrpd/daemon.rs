@@ -751,11 +751,44 @@ impl Daemon {
             Packet::V6(p, ip) => vrrp_proto::decode(p, *ip, &IpChecks::default()),
         };
         let machine = &mut self.units[u].2.machine;
+        let snapshot = |m: &Machine| {
+            m.member(member)
+                .map(|vr| (vr.state(), vr.counters().adverts_rx))
+        };
+        let mut lower_prio = None;
         match decoded {
-            Ok(rx) => machine.handle_packet(at, member, &rx),
+            Ok(rx) => {
+                let before = snapshot(machine);
+                machine.handle_packet(at, member, &rx);
+                let after = snapshot(machine);
+                // An accepted non-zero advert that leaves a Master in Master has a lower
+                // priority (or the same and a lower address): a peer that also held the VIPs
+                // (a split brain ending, a cable put back). keepalived refreshes the remote ARP
+                // caches then (`garp_lower_prio_repeat`), else they may keep the peer's MAC.
+                if let (Some((State::Master, n0)), Some((State::Master, n1))) = (before, after)
+                    && n1 > n0
+                    && rx.advert.priority != 0
+                {
+                    lower_prio = Some((rx.ip.src, rx.advert.priority));
+                }
+            }
             Err(e) => machine.record_malformed(&e),
         }
         self.drain(u);
+        if let Some((from, prio)) = lower_prio
+            && let Some(m) = self.units[u].2.members.get(member)
+        {
+            let inst = m.inst.clone();
+            log!(
+                "({}) lower-priority advert from {from} (priority {prio}): refreshing ARP / ND caches",
+                inst.name
+            );
+            for v in inst.vips.iter().chain(&inst.excluded) {
+                if let Err(e) = self.announce(&v.dev, v.addr, inst.config.garp_master_repeat) {
+                    log!("({}) announce {} on {}: {e}", inst.name, v.addr, v.dev);
+                }
+            }
+        }
     }
 }
 
