@@ -191,3 +191,57 @@ fn vmac_master() {
         "VMAC left"
     );
 }
+
+/// `adverts_rx` of VI_1, through the control socket (0 when the daemon does not answer).
+fn adverts_rx(sock: &Path) -> u64 {
+    control::call(sock, &Request::Status)
+        .ok()
+        .and_then(|v| v["instances"][0]["counters"]["adverts_rx"].as_u64())
+        .unwrap_or(0)
+}
+
+/// Two routers with VMAC: the peers' adverts carry the shared VMAC as source MAC, which
+/// macvlan delivers to the VMAC device only; the Backup must hear them there (a receive socket
+/// on the parent never sees them, and both routers end up Master).
+#[test]
+fn vmac_pair_one_master_and_failover() {
+    let lab = Lab::new("vrrpdw");
+    let r1 = lab.add_node("r1");
+    let r2 = lab.add_node("r2");
+    let client = lab.add_node("c");
+    r1.add_addr(NODE_IF, "192.0.2.1/24");
+    r2.add_addr(NODE_IF, "192.0.2.2/24");
+    client.add_addr(NODE_IF, "192.0.2.10/24");
+    let vmac = |prio| conf(prio).replace("  version 3\n", "  version 3\n  use_vmac\n");
+    let (mut p1, s1) = spawn(&r1, lab.dir(), &vmac(200));
+    wait_until(WAIT, "r1 MASTER", || {
+        state(&s1).as_deref() == Some("MASTER")
+    });
+    let (p2, s2) = spawn(&r2, lab.dir(), &vmac(100));
+    // r2 hears r1 through its VMAC and stays Backup over ten adverts.
+    wait_until(WAIT, "r2 hears ten adverts from r1", || {
+        assert_ne!(
+            state(&s2).as_deref(),
+            Some("MASTER"),
+            "split brain: {}",
+            p2.log()
+        );
+        adverts_rx(&s2) >= 10
+    });
+    assert_eq!(state(&s2).as_deref(), Some("BACKUP"));
+    assert_eq!(state(&s1).as_deref(), Some("MASTER"));
+    assert!(!p2.log().contains("Entering MASTER"), "{}", p2.log());
+    wait_until(WAIT, "the client reaches the VIP on r1", || {
+        reaches(&client)
+    });
+    // Crash of the Master: r2 takes over and the client reaches the VIP through r2's VMAC.
+    p1.signal(libc::SIGKILL);
+    p1.wait_exit(WAIT);
+    lab.set_port_up(&r1, NODE_IF, false);
+    wait_until(Duration::from_secs(2), "r2 MASTER after the crash", || {
+        state(&s2).as_deref() == Some("MASTER")
+    });
+    wait_until(WAIT, "the client reaches the VIP on r2", || {
+        reaches(&client)
+    });
+}

@@ -309,7 +309,11 @@ impl Daemon {
             _ => ifindex(&mut self.nl, &tx_if)?,
         };
         let tx = net::open_tx(&tx_if, tx_ifindex, inst.config.src_addr)?;
-        let rx = net::open_rx(&inst.interface, parent, v6)?;
+        // Receive where we send. With a VMAC, the peers' adverts carry the shared VMAC as their
+        // source MAC, and macvlan hands multicast whose source is one of its own private-mode
+        // devices to that device only: on the parent they are never seen (keepalived also
+        // receives on the VMAC unless `vmac_xmit_base`).
+        let rx = net::open_rx(&tx_if, tx_ifindex, v6)?;
         let rx = sys::register(rx)?;
         let vrid = inst.config.vrid;
         let input = self.input.clone();
