@@ -52,6 +52,10 @@ enum Input {
     },
     /// A control request and where to answer.
     Control(Request, oneshot::Sender<Value>),
+    /// A link changed: its index and whether it is running (up with carrier).
+    Link { ifindex: u32, running: bool },
+    /// Link notifications were lost (ENOBUFS): re-read every tracked link.
+    LinkResync,
 }
 
 /// One state machine: a lone instance or a sync group.
@@ -76,11 +80,10 @@ impl Machine {
             }
         }
     }
-    fn record_malformed(&mut self, err: &vrrp_proto::DecodeError) {
-        // SyncGroup has no per-member `record_malformed` (library gap): only lone instances
-        // count malformed packets.
-        if let Self::One(vr) = self {
-            vr.record_malformed(err);
+    fn record_malformed(&mut self, member: usize, err: &vrrp_proto::DecodeError) {
+        match self {
+            Self::One(vr) => vr.record_malformed(err),
+            Self::Group(g) => g.record_malformed(member, err),
         }
     }
     fn handle_timeout(&mut self, now: Instant) {
@@ -125,6 +128,11 @@ struct Member {
     tx_ifindex: u32,
     /// The VMAC this run created.
     vmac: Option<vmac::Vmac>,
+    /// Index of the instance's interface, whose carrier is tracked (keepalived tracks the
+    /// instance's interface unless `dont_track_primary`).
+    parent: u32,
+    /// Whether this member is in FAULT because that interface is not running.
+    link_fault: bool,
 }
 
 /// A running lone instance or sync group.
@@ -153,6 +161,74 @@ fn unit_defs(r: &Runnable) -> Vec<(String, UnitDef)> {
         }
     }
     out
+}
+
+/// Listens to link notifications and forwards them as [`Input::Link`] (or
+/// [`Input::LinkResync`] after an overrun).
+fn watch_links(input: mpsc::UnboundedSender<Input>) -> io::Result<JoinHandle<()>> {
+    let groups = vmac::Groups {
+        link: true,
+        ipv4_addr: false,
+        ipv6_addr: false,
+    };
+    let events = vmac::EventSocket::open(groups).map_err(io::Error::other)?;
+    events.set_non_blocking(true).map_err(io::Error::other)?;
+    let mut afd = sys::register(events)?;
+    Ok(tokio::spawn(async move {
+        loop {
+            let mut guard = match afd.readable_mut().await {
+                Ok(g) => g,
+                Err(e) => {
+                    log!("link events: {e}");
+                    return;
+                }
+            };
+            match guard.get_inner_mut().try_recv() {
+                Ok(batch) if batch.is_empty() => guard.clear_ready(),
+                Ok(batch) => {
+                    for e in batch {
+                        let msg = match e {
+                            vmac::Event::NewLink(l) => Input::Link {
+                                ifindex: l.index,
+                                running: l.is_running(),
+                            },
+                            vmac::Event::DelLink(l) => Input::Link {
+                                ifindex: l.index,
+                                running: false,
+                            },
+                            vmac::Event::Overrun => Input::LinkResync,
+                            _ => continue,
+                        };
+                        if input.send(msg).is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(e) => {
+                    log!("link events: {e}");
+                    guard.clear_ready();
+                }
+            }
+        }
+    }))
+}
+
+/// Puts member `i` of `unit` in or out of FAULT for its interface; returns whether it changed.
+fn set_link_fault(unit: &mut Unit, i: usize, fault: bool, now: Instant) -> bool {
+    let m = &mut unit.members[i];
+    if m.link_fault == fault {
+        return false;
+    }
+    m.link_fault = fault;
+    let what = if fault { "is down" } else { "is up again" };
+    log!("({}) interface {} {what}", m.inst.name, m.inst.interface);
+    let cmd = if fault {
+        Command::FaultOn
+    } else {
+        Command::FaultOff
+    };
+    unit.machine.handle_command(now, i, cmd);
+    true
 }
 
 /// The daemon's state.
@@ -354,6 +430,8 @@ impl Daemon {
                 tx,
                 tx_ifindex,
                 vmac: vm,
+                parent,
+                link_fault: false,
             },
             reader,
         ))
@@ -399,7 +477,25 @@ impl Daemon {
             Ok(m) => m,
             Err(e) => return fail(self, members, readers, e),
         };
-        for m in &members {
+        let mut unit = Unit {
+            id,
+            group: def.0.as_ref().map(|g| (g.name.clone(), g.notify.clone())),
+            members,
+            machine,
+            readers,
+        };
+        // An interface that is already down puts its instance in FAULT at once.
+        for i in 0..unit.members.len() {
+            let running = self
+                .nl
+                .link_by_index(unit.members[i].parent)
+                .ok()
+                .flatten()
+                .is_some_and(|l| l.is_running());
+            set_link_fault(&mut unit, i, !running, now);
+        }
+        let Unit { members, .. } = &unit;
+        for m in members {
             log!(
                 "({}) started: VRID {} priority {} on {} from {}",
                 m.inst.name,
@@ -409,13 +505,42 @@ impl Daemon {
                 m.inst.config.src_addr
             );
         }
-        Ok(Unit {
-            id,
-            group: def.0.as_ref().map(|g| (g.name.clone(), g.notify.clone())),
-            members,
-            machine,
-            readers,
-        })
+        Ok(unit)
+    }
+
+    /// A tracked link changed: FAULT while it is not running, out of FAULT when it runs again.
+    fn on_link(&mut self, ifindex: u32, running: bool) {
+        let now = Instant::now();
+        for u in 0..self.units.len() {
+            let unit = &mut self.units[u].2;
+            let mut changed = false;
+            for i in 0..unit.members.len() {
+                if unit.members[i].parent == ifindex {
+                    changed |= set_link_fault(unit, i, !running, now);
+                }
+            }
+            if changed {
+                self.drain(u);
+            }
+        }
+    }
+
+    /// Re-reads every tracked link after lost notifications.
+    fn resync_links(&mut self) {
+        let parents: Vec<u32> = self
+            .units
+            .iter()
+            .flat_map(|(_, _, u)| u.members.iter().map(|m| m.parent))
+            .collect();
+        for p in parents {
+            let running = self
+                .nl
+                .link_by_index(p)
+                .ok()
+                .flatten()
+                .is_some_and(|l| l.is_running());
+            self.on_link(p, running);
+        }
     }
 
     /// Sends the adverts and acts on the events of unit `u`.
@@ -776,7 +901,7 @@ impl Daemon {
                     lower_prio = Some((rx.ip.src, rx.advert.priority));
                 }
             }
-            Err(e) => machine.record_malformed(&e),
+            Err(e) => machine.record_malformed(member, &e),
         }
         self.drain(u);
         if let Some((from, prio)) = lower_prio
@@ -899,6 +1024,14 @@ pub(crate) async fn run(opts: Options) -> i32 {
         }
     };
     let control_task = tokio::spawn(serve_control(control, tx));
+    let link_task = match watch_links(d.input.clone()) {
+        Ok(t) => t,
+        Err(e) => {
+            log!("cannot watch links: {e}");
+            control_task.abort();
+            return 1;
+        }
+    };
     d.cleanup_stale(&r);
     let mut code = 0;
     for (k, def) in unit_defs(&r) {
@@ -915,6 +1048,7 @@ pub(crate) async fn run(opts: Options) -> i32 {
             d.stop_unit(u);
         }
         control_task.abort();
+        link_task.abort();
         let _ = std::fs::remove_file(&d.opts.control);
         return code;
     }
@@ -937,6 +1071,8 @@ pub(crate) async fn run(opts: Options) -> i32 {
             Some(inp) = rx.recv() => match inp {
                 Input::Rx { unit, member, at, packet } => d.on_rx(unit, member, at, packet),
                 Input::Control(req, reply) => { let _ = reply.send(d.control(req)); }
+                Input::Link { ifindex, running } => d.on_link(ifindex, running),
+                Input::LinkResync => d.resync_links(),
             },
             () = sleep => {
                 let now = Instant::now();
@@ -953,6 +1089,7 @@ pub(crate) async fn run(opts: Options) -> i32 {
         d.stop_unit(u);
     }
     control_task.abort();
+    link_task.abort();
     let _ = std::fs::remove_file(&d.opts.control);
     log!("stopped");
     0
