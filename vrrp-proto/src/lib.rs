@@ -107,8 +107,8 @@ pub mod fuzzing {
     pub fn roundtrip(data: &[u8]) {
         let checks = IpChecks { unicast_ttl: false };
         if let Ok(rx) = decode_ipv4(data, &checks) {
-            let payload = &data[20..];
-            let payload = &payload[..rx.advert.buffer_len().min(payload.len())];
+            // The VRRP message is what the IPv4 header delimits (IHL, total length).
+            let (_, payload) = ip::parse_ipv4(data).expect("decode_ipv4 accepted the header");
             check_reemit(&rx, payload);
         }
         // Treat the input as an IPv6 (or raw IPv4) payload between fixed addresses.
