@@ -30,43 +30,40 @@ pub trait LeaseStore {
 }
 
 /// Leases indexed by address (ordered, for paging and compaction), hardware address and client
-/// identifier (both per subnet). Every operation is O(log n) or O(1); nothing scans.
+/// identifier (both per subnet). Every operation is O(log n) or O(1); nothing scans, and a
+/// lookup by identifier borrows the bytes (no allocation per query).
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     by_addr: BTreeMap<Ipv4Addr, Lease4>,
-    by_hw: HashMap<(u32, Vec<u8>), Vec<Ipv4Addr>>,
-    by_cid: HashMap<(u32, Vec<u8>), Vec<Ipv4Addr>>,
+    by_hw: Index,
+    by_cid: Index,
 }
 
-fn index_add(
-    map: &mut HashMap<(u32, Vec<u8>), Vec<Ipv4Addr>>,
-    subnet: u32,
-    key: &[u8],
-    addr: Ipv4Addr,
-) {
+/// Identifier bytes → the (subnet, address) pairs holding a lease for it. A client has one
+/// lease per subnet in practice, so the list is short.
+type Index = HashMap<Vec<u8>, Vec<(u32, Ipv4Addr)>>;
+
+fn index_add(map: &mut Index, subnet: u32, key: &[u8], addr: Ipv4Addr) {
     if key.is_empty() {
         return;
     }
-    let v = map.entry((subnet, key.to_vec())).or_default();
-    if !v.contains(&addr) {
-        v.push(addr);
+    let v = match map.get_mut(key) {
+        Some(v) => v,
+        None => map.entry(key.to_vec()).or_default(),
+    };
+    if !v.contains(&(subnet, addr)) {
+        v.push((subnet, addr));
     }
 }
 
-fn index_del(
-    map: &mut HashMap<(u32, Vec<u8>), Vec<Ipv4Addr>>,
-    subnet: u32,
-    key: &[u8],
-    addr: Ipv4Addr,
-) {
+fn index_del(map: &mut Index, subnet: u32, key: &[u8], addr: Ipv4Addr) {
     if key.is_empty() {
         return;
     }
-    let k = (subnet, key.to_vec());
-    if let Some(v) = map.get_mut(&k) {
-        v.retain(|a| *a != addr);
+    if let Some(v) = map.get_mut(key) {
+        v.retain(|e| *e != (subnet, addr));
         if v.is_empty() {
-            map.remove(&k);
+            map.remove(key);
         }
     }
 }
@@ -82,14 +79,14 @@ impl MemoryStore {
         index_del(&mut self.by_cid, l.subnet_id, &l.client_id, l.addr);
     }
 
-    fn lookup<'a>(
-        &'a self,
-        map: &HashMap<(u32, Vec<u8>), Vec<Ipv4Addr>>,
-        subnet: u32,
-        key: &[u8],
-    ) -> Vec<&'a Lease4> {
-        map.get(&(subnet, key.to_vec()))
-            .map(|v| v.iter().filter_map(|a| self.by_addr.get(a)).collect())
+    fn lookup<'a>(&'a self, map: &'a Index, subnet: u32, key: &[u8]) -> Vec<&'a Lease4> {
+        map.get(key)
+            .map(|v| {
+                v.iter()
+                    .filter(|(s, _)| *s == subnet)
+                    .filter_map(|(_, a)| self.by_addr.get(a))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
