@@ -5,12 +5,14 @@
 //! `vrrpd -C` on a good and a bad file. Needs root and iproute2: without them the
 //! test fails, it never passes silently.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use examples::netns::{Lab, NODE_IF, Node, Proc, wait_until};
+use common::{has_vip_on, reaches_vip, spawn, state, vrrpd};
+use examples::netns::{Lab, NODE_IF, Node, wait_until};
 use examples::vrrpd::control::{self, Request};
 
 const VIP: &str = "192.0.2.100";
@@ -24,45 +26,12 @@ fn conf(prio: u8) -> String {
     )
 }
 
-fn vrrpd() -> &'static str {
-    env!("CARGO_BIN_EXE_vrrpd")
-}
-
-fn spawn(node: &Node, dir: &Path, text: &str) -> (Proc, PathBuf) {
-    let file = dir.join(format!("{}.conf", node.name()));
-    std::fs::write(&file, text).unwrap();
-    let sock = dir.join(format!("{}.sock", node.name()));
-    let p = node.spawn(&[
-        vrrpd(),
-        "-f",
-        file.to_str().unwrap(),
-        "--control",
-        sock.to_str().unwrap(),
-    ]);
-    (p, sock)
-}
-
-/// The state of VI_1 from the control socket, if the daemon answers.
-fn state(sock: &Path) -> Option<String> {
-    let v = control::call(sock, &Request::Status).ok()?;
-    Some(v["instances"][0]["state"].as_str()?.to_owned())
-}
-
 fn has_vip(node: &Node) -> bool {
-    node.ip(&["-4", "addr", "show", "dev", NODE_IF])
-        .contains(&format!("{VIP}/24"))
+    has_vip_on(node, VIP)
 }
 
-/// Whether the client reaches the VIP: a TCP connection to a closed port is answered with a
-/// reset (connection refused) by whoever holds the VIP; no answer is a time-out.
 fn reaches(client: &Node) -> bool {
-    client.enter(|| {
-        let to = SocketAddr::from((VIP.parse::<Ipv4Addr>().unwrap(), 9));
-        match TcpStream::connect_timeout(&to, Duration::from_millis(300)) {
-            Ok(_) => true,
-            Err(e) => e.kind() == std::io::ErrorKind::ConnectionRefused,
-        }
-    })
+    reaches_vip(client, VIP)
 }
 
 #[test]

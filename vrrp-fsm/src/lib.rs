@@ -16,6 +16,7 @@
 //! | [`Event`] | state changes with reason and peer, VIPs to add / remove, GARP / NA bursts, drops |
 //! | [`Counters`] | RFC 6527-style statistics |
 //! | [`SyncGroup`] | members change state together |
+//! | [`track`] | `track_script` / `track_interface`: rise / fall, weights, FAULT |
 //! | `sim` (feature `sim`) | a deterministic multi-router simulator |
 //! | [`keepalived`] | keepalived.conf reader (the VRRP subset) |
 //!
@@ -90,6 +91,7 @@ pub mod router;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod timers;
+pub mod track;
 
 pub use config::{Config, ConfigError, InitialState};
 pub use event::{

@@ -15,7 +15,8 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use vmac::{AddrSpec, Announcer, GarpKind, MacAddr, NaSpec, Netlink, StaleSpec, VmacSpec};
-use vrrp_fsm::keepalived::{Instance, Notify, Runnable};
+use vrrp_fsm::keepalived::{Instance, Notify, Runnable, VrrpScript};
+use vrrp_fsm::track::{self, ObjectStatus, ScriptCheck, Tracked};
 use vrrp_fsm::{Command, Counters, Event, GroupEvent, State, SyncGroup, VirtualRouter};
 use vrrp_proto::{IpChecks, VirtualAddrs};
 
@@ -56,6 +57,11 @@ enum Input {
     Link { ifindex: u32, running: bool },
     /// Link notifications were lost (ENOBUFS): re-read every tracked link.
     LinkResync,
+    /// A `vrrp_script` run finished: `Ok` or why it failed.
+    Script {
+        name: String,
+        outcome: Result<(), String>,
+    },
 }
 
 /// One state machine: a lone instance or a sync group.
@@ -128,11 +134,86 @@ struct Member {
     tx_ifindex: u32,
     /// The VMAC this run created.
     vmac: Option<vmac::Vmac>,
-    /// Index of the instance's interface, whose carrier is tracked (keepalived tracks the
-    /// instance's interface unless `dont_track_primary`).
-    parent: u32,
-    /// Whether this member is in FAULT because that interface is not running.
-    link_fault: bool,
+    /// What the instance tracks: its own interface (keepalived tracks it unless
+    /// `dont_track_primary`), then `track_interface` and `track_script` of the instance and
+    /// of its sync group.
+    tracks: Vec<Track>,
+    /// The priority tracking starts from: the configured one, or the one set with
+    /// `vrrpctl priority`.
+    base_priority: u8,
+    /// Whether the router was put in FAULT by tracking.
+    fault: bool,
+}
+
+/// One tracked object of an instance.
+#[derive(Debug, Clone)]
+struct Track {
+    what: Tracking,
+    weight: i32,
+    reverse: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tracking {
+    /// An interface (by index; 0 when it did not exist at start-up) and its name.
+    Interface(u32, String),
+    /// A `vrrp_script` by name.
+    Script(String),
+}
+
+/// A running `vrrp_script`: its definition, its rise / fall count and the task running it.
+#[derive(Debug)]
+struct ScriptRun {
+    def: VrrpScript,
+    check: ScriptCheck,
+    task: JoinHandle<()>,
+}
+
+/// Runs `vrrp_script` `def` every `interval` (keepalived counts the interval from one start
+/// to the next) and reports each outcome; a run longer than `timeout` is killed and fails.
+fn spawn_script(def: VrrpScript, input: mpsc::UnboundedSender<Input>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let interval = def.interval.max(std::time::Duration::from_millis(10));
+        let timeout = def.timeout.unwrap_or(interval);
+        let mut next = tokio::time::Instant::now();
+        loop {
+            tokio::time::sleep_until(next).await;
+            next += interval;
+            let outcome = run_script(&def.script, timeout).await;
+            let msg = Input::Script {
+                name: def.name.clone(),
+                outcome,
+            };
+            if input.send(msg).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// Runs one check script (through `sh -c`, so keepalived's quoted command lines work).
+async fn run_script(cmd: &str, timeout: std::time::Duration) -> Result<(), String> {
+    let mut child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot run: {e}"))?;
+    match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(Ok(st)) if st.success() => Ok(()),
+        Ok(Ok(st)) => Err(match st.code() {
+            Some(c) => format!("exited with status {c}"),
+            None => "killed by a signal".to_owned(),
+        }),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => {
+            let _ = child.kill().await;
+            Err("timed out".to_owned())
+        }
+    }
 }
 
 /// A running lone instance or sync group.
@@ -213,22 +294,77 @@ fn watch_links(input: mpsc::UnboundedSender<Input>) -> io::Result<JoinHandle<()>
     }))
 }
 
-/// Puts member `i` of `unit` in or out of FAULT for its interface; returns whether it changed.
-fn set_link_fault(unit: &mut Unit, i: usize, fault: bool, now: Instant) -> bool {
-    let m = &mut unit.members[i];
-    if m.link_fault == fault {
-        return false;
+/// What the daemon knows of the tracked objects.
+struct Known<'a> {
+    links: &'a HashMap<u32, bool>,
+    scripts: &'a HashMap<String, ScriptRun>,
+}
+
+impl Known<'_> {
+    fn status_of(&self, what: &Tracking) -> ObjectStatus {
+        match what {
+            Tracking::Interface(index, _) => match self.links.get(index) {
+                Some(true) => ObjectStatus::Up,
+                _ => ObjectStatus::Down,
+            },
+            Tracking::Script(name) => self
+                .scripts
+                .get(name)
+                .map_or(ObjectStatus::Init, |r| r.check.status()),
+        }
     }
-    m.link_fault = fault;
-    let what = if fault { "is down" } else { "is up again" };
-    log!("({}) interface {} {what}", m.inst.name, m.inst.interface);
-    let cmd = if fault {
-        Command::FaultOn
-    } else {
-        Command::FaultOff
-    };
-    unit.machine.handle_command(now, i, cmd);
-    true
+}
+
+/// Recomputes member `i`'s priority and FAULT from what it tracks and tells its router what
+/// changed. Returns whether anything did.
+fn reevaluate(known: &Known<'_>, unit: &mut Unit, i: usize, now: Instant) -> bool {
+    let m = &unit.members[i];
+    let objects = m.tracks.iter().map(|t| Tracked {
+        weight: t.weight,
+        reverse: t.reverse,
+        status: known.status_of(&t.what),
+    });
+    let verdict = track::evaluate(m.base_priority, objects);
+    let mut changed = false;
+    let current = unit
+        .machine
+        .member(i)
+        .map_or(verdict.priority, VirtualRouter::tracked_priority);
+    if current != verdict.priority {
+        log!(
+            "({}) Changing effective priority from {current} to {}",
+            m.inst.name,
+            verdict.priority
+        );
+        unit.machine
+            .handle_command(now, i, Command::SetPriority(verdict.priority));
+        changed = true;
+    }
+    if verdict.fault != m.fault {
+        if verdict.fault {
+            let down: Vec<String> = m
+                .tracks
+                .iter()
+                .filter(|t| t.weight == 0 && known.status_of(&t.what) == ObjectStatus::Down)
+                .map(|t| match &t.what {
+                    Tracking::Interface(_, n) => format!("interface {n}"),
+                    Tracking::Script(n) => format!("script {n}"),
+                })
+                .collect();
+            log!("({}) tracked {} down: FAULT", m.inst.name, down.join(", "));
+        } else {
+            log!("({}) every tracked object is up again", m.inst.name);
+        }
+        unit.members[i].fault = verdict.fault;
+        let cmd = if verdict.fault {
+            Command::FaultOn
+        } else {
+            Command::FaultOff
+        };
+        unit.machine.handle_command(now, i, cmd);
+        changed = true;
+    }
+    changed
 }
 
 /// The daemon's state.
@@ -240,6 +376,10 @@ struct Daemon {
     input: mpsc::UnboundedSender<Input>,
     announcers: HashMap<u32, (Announcer, MacAddr)>,
     buf: Vec<u8>,
+    /// Whether each tracked interface is running, by index.
+    links: HashMap<u32, bool>,
+    /// The `vrrp_script`s that running instances track, by name.
+    scripts: HashMap<String, ScriptRun>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -345,8 +485,10 @@ impl Daemon {
         id: u64,
         idx: usize,
         inst: &Instance,
+        group: Option<&vrrp_fsm::keepalived::Group>,
     ) -> io::Result<(Member, JoinHandle<()>)> {
         let parent = ifindex(&mut self.nl, &inst.interface)?;
+        let tracks = self.tracks(inst, parent, group);
         let v6 = inst.config.src_addr.is_ipv6();
         let mut vm = None;
         if let Some(plan) = &inst.vmac {
@@ -430,8 +572,9 @@ impl Daemon {
                 tx,
                 tx_ifindex,
                 vmac: vm,
-                parent,
-                link_fault: false,
+                tracks,
+                base_priority: inst.config.priority,
+                fault: false,
             },
             reader,
         ))
@@ -456,7 +599,7 @@ impl Daemon {
                 Err(format!("{key}: {e}"))
             };
         for (i, inst) in def.1.iter().enumerate() {
-            match self.start_member(id, i, inst) {
+            match self.start_member(id, i, inst, def.0.as_ref()) {
                 Ok((m, r)) => {
                     members.push(m);
                     readers.push(r);
@@ -484,15 +627,14 @@ impl Daemon {
             machine,
             readers,
         };
-        // An interface that is already down puts its instance in FAULT at once.
+        // A tracked interface that is already down, or a script that already failed, puts
+        // the instance in FAULT (or lowers its priority) at once.
+        let known = Known {
+            links: &self.links,
+            scripts: &self.scripts,
+        };
         for i in 0..unit.members.len() {
-            let running = self
-                .nl
-                .link_by_index(unit.members[i].parent)
-                .ok()
-                .flatten()
-                .is_some_and(|l| l.is_running());
-            set_link_fault(&mut unit, i, !running, now);
+            reevaluate(&known, &mut unit, i, now);
         }
         let Unit { members, .. } = &unit;
         for m in members {
@@ -508,15 +650,100 @@ impl Daemon {
         Ok(unit)
     }
 
-    /// A tracked link changed: FAULT while it is not running, out of FAULT when it runs again.
-    fn on_link(&mut self, ifindex: u32, running: bool) {
+    /// What `inst` tracks (see [`Member::tracks`]); starts the scripts not running yet and
+    /// reads the state of the interfaces not known yet.
+    fn tracks(
+        &mut self,
+        inst: &Instance,
+        parent: u32,
+        group: Option<&vrrp_fsm::keepalived::Group>,
+    ) -> Vec<Track> {
+        let mut out = vec![Track {
+            what: Tracking::Interface(parent, inst.interface.clone()),
+            weight: 0,
+            reverse: false,
+        }];
+        let ifaces = inst
+            .track_interface
+            .iter()
+            .chain(group.into_iter().flat_map(|g| &g.track_interface));
+        for t in ifaces {
+            let index = ifindex(&mut self.nl, &t.name).unwrap_or_else(|e| {
+                log!(
+                    "({}) tracked interface {}: {e}; counted as down",
+                    inst.name,
+                    t.name
+                );
+                0
+            });
+            out.push(Track {
+                what: Tracking::Interface(index, t.name.clone()),
+                weight: t.weight.unwrap_or(0),
+                reverse: false,
+            });
+        }
+        let scripts = inst
+            .track_script
+            .iter()
+            .chain(group.into_iter().flat_map(|g| &g.track_script));
+        for t in scripts {
+            let name = t.script.name.clone();
+            let fresh = self.scripts.get(&name).is_none_or(|r| r.def != t.script);
+            if fresh {
+                if let Some(old) = self.scripts.remove(&name) {
+                    old.task.abort();
+                }
+                let def = t.script.clone();
+                let check = ScriptCheck::new(def.rise, def.fall, def.init_fail);
+                let task = spawn_script(def.clone(), self.input.clone());
+                self.scripts
+                    .insert(name.clone(), ScriptRun { def, check, task });
+            }
+            out.push(Track {
+                what: Tracking::Script(name),
+                weight: t.weight,
+                reverse: t.script.reverse,
+            });
+        }
+        for t in &out {
+            if let Tracking::Interface(index, _) = t.what
+                && index != 0
+                && !self.links.contains_key(&index)
+            {
+                let running = self
+                    .nl
+                    .link_by_index(index)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|l| l.is_running());
+                self.links.insert(index, running);
+            }
+        }
+        out
+    }
+
+    /// Recomputes member `i`'s priority and FAULT from what it tracks and tells its router
+    /// what changed. Returns whether anything did.
+    fn reevaluate(&mut self, u: usize, i: usize, now: Instant) -> bool {
+        let known = Known {
+            links: &self.links,
+            scripts: &self.scripts,
+        };
+        reevaluate(&known, &mut self.units[u].2, i, now)
+    }
+
+    /// Re-evaluates every member that tracks `what`.
+    fn reevaluate_tracking(&mut self, pred: impl Fn(&Tracking) -> bool) {
         let now = Instant::now();
         for u in 0..self.units.len() {
-            let unit = &mut self.units[u].2;
             let mut changed = false;
-            for i in 0..unit.members.len() {
-                if unit.members[i].parent == ifindex {
-                    changed |= set_link_fault(unit, i, !running, now);
+            for i in 0..self.units[u].2.members.len() {
+                if self.units[u].2.members[i]
+                    .tracks
+                    .iter()
+                    .any(|t| pred(&t.what))
+                {
+                    changed |= self.reevaluate(u, i, now);
                 }
             }
             if changed {
@@ -525,14 +752,35 @@ impl Daemon {
         }
     }
 
-    /// Re-reads every tracked link after lost notifications.
-    fn resync_links(&mut self) {
-        let parents: Vec<u32> = self
+    /// A link changed: tracked interfaces going down cause FAULT or lower the priority.
+    fn on_link(&mut self, ifindex: u32, running: bool) {
+        let Some(prev) = self.links.get_mut(&ifindex) else {
+            return;
+        };
+        if *prev == running {
+            return;
+        }
+        *prev = running;
+        let what = if running { "is up again" } else { "is down" };
+        let names: Vec<String> = self
             .units
             .iter()
-            .flat_map(|(_, _, u)| u.members.iter().map(|m| m.parent))
+            .flat_map(|(_, _, u)| u.members.iter().flat_map(|m| &m.tracks))
+            .filter_map(|t| match &t.what {
+                Tracking::Interface(i, n) if *i == ifindex => Some(n.clone()),
+                _ => None,
+            })
             .collect();
-        for p in parents {
+        if let Some(n) = names.first() {
+            log!("Kernel is reporting: interface {n} {what}");
+        }
+        self.reevaluate_tracking(|t| matches!(t, Tracking::Interface(i, _) if *i == ifindex));
+    }
+
+    /// Re-reads every tracked link after lost notifications.
+    fn resync_links(&mut self) {
+        let known: Vec<u32> = self.links.keys().copied().collect();
+        for p in known {
             let running = self
                 .nl
                 .link_by_index(p)
@@ -540,6 +788,46 @@ impl Daemon {
                 .flatten()
                 .is_some_and(|l| l.is_running());
             self.on_link(p, running);
+        }
+    }
+
+    /// A script run finished: count it, and act when the script's status changed.
+    fn on_script(&mut self, name: &str, outcome: Result<(), String>) {
+        let Some(run) = self.scripts.get_mut(name) else {
+            return;
+        };
+        let Some(status) = run.check.record(outcome.is_ok()) else {
+            return;
+        };
+        match (&outcome, status) {
+            (_, ObjectStatus::Up) => log!("VRRP_Script({name}) succeeded"),
+            (Err(why), _) => log!("VRRP_Script({name}) failed ({why})"),
+            (Ok(()), _) => log!("VRRP_Script({name}) failed"),
+        }
+        self.reevaluate_tracking(|t| matches!(t, Tracking::Script(n) if n == name));
+    }
+
+    /// Stops the scripts no running instance tracks any more.
+    fn prune_scripts(&mut self) {
+        let used: std::collections::HashSet<&str> = self
+            .units
+            .iter()
+            .flat_map(|(_, _, u)| u.members.iter().flat_map(|m| &m.tracks))
+            .filter_map(|t| match &t.what {
+                Tracking::Script(n) => Some(n.as_str()),
+                Tracking::Interface(..) => None,
+            })
+            .collect();
+        let unused: Vec<String> = self
+            .scripts
+            .keys()
+            .filter(|n| !used.contains(n.as_str()))
+            .cloned()
+            .collect();
+        for n in unused {
+            if let Some(r) = self.scripts.remove(&n) {
+                r.task.abort();
+            }
         }
     }
 
@@ -784,10 +1072,16 @@ impl Daemon {
             return json!({"ok": false, "error": format!("no instance {name}")});
         };
         log!("({name}) control: {cmd:?}");
-        self.units[u]
-            .2
-            .machine
-            .handle_command(Instant::now(), m, cmd);
+        if let Command::SetPriority(p) = cmd {
+            // The new base for tracking: the weights keep applying on top of it.
+            self.units[u].2.members[m].base_priority = p;
+            self.reevaluate(u, m, Instant::now());
+        } else {
+            self.units[u]
+                .2
+                .machine
+                .handle_command(Instant::now(), m, cmd);
+        }
         // Report a rejection in the response as well as in the log.
         let mut rejected = None;
         let mut buf = std::mem::take(&mut self.buf);
@@ -862,6 +1156,7 @@ impl Daemon {
                 Err(e) => log!("cannot start {e}"),
             }
         }
+        self.prune_scripts();
     }
 
     fn deadline(&self) -> Option<Instant> {
@@ -995,6 +1290,8 @@ pub(crate) async fn run(opts: Options) -> i32 {
         next_id: 0,
         input: tx.clone(),
         announcers: HashMap::new(),
+        links: HashMap::new(),
+        scripts: HashMap::new(),
         buf: Vec::with_capacity(1500),
     };
     let r = match d.load() {
@@ -1073,6 +1370,7 @@ pub(crate) async fn run(opts: Options) -> i32 {
                 Input::Control(req, reply) => { let _ = reply.send(d.control(req)); }
                 Input::Link { ifindex, running } => d.on_link(ifindex, running),
                 Input::LinkResync => d.resync_links(),
+                Input::Script { name, outcome } => d.on_script(&name, outcome),
             },
             () = sleep => {
                 let now = Instant::now();
