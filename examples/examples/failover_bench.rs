@@ -6,7 +6,9 @@
 //! - crash: its cable is cut at the switch port, then every daemon process of r1 is SIGKILLed
 //!   (cut first, so nothing the dying daemon does reaches the LAN); the event is the cut;
 //! - graceful: SIGTERM to the daemon (it sends priority 0 and removes its VIPs);
-//! - link cut: the cable only, the daemon keeps running.
+//! - link cut: the cable only, the daemon keeps running;
+//! - preempt: r1 stops gracefully, then starts again and takes the VIP back from r2; the
+//!   figure is the longest gap in the client's answers (the VMAC black hole shows here).
 //!
 //! The client sends a UDP probe to the VIP every millisecond; a responder in each router (a
 //! socket bound to the wildcard address, so it answers for the VIP while the router holds it)
@@ -22,7 +24,7 @@
 //! cargo build --release -p examples --bin vrrpd --example failover_bench
 //! sudo $CARGO_TARGET_DIR/release/examples/failover_bench [--quick] [--trials N]
 //!     [--adverts 1000,100,10] [--vmac off|on|both] [--daemons vrrpd,keepalived]
-//!     [--scenarios crash,graceful,link-cut] [--vrrpd PATH]
+//!     [--scenarios crash,graceful,link-cut,preempt] [--vrrpd PATH]
 //! ```
 //!
 //! Needs root, iproute2 and keepalived. Ctrl-C stops after the current step and removes the
@@ -52,6 +54,9 @@ const BACKUP_PRIORITY: u32 = 100;
 const ECHO_PORT: u16 = 7;
 const PROBE_EVERY: Duration = Duration::from_millis(1);
 
+/// Extra arguments for vrrpd (`--vrrpd-arg`, repeated).
+static VRRPD_ARGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
 /// Set by Ctrl-C: every wait gives up, the labs are dropped (namespaces removed).
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -77,6 +82,7 @@ enum Scenario {
     Crash,
     Graceful,
     LinkCut,
+    Preempt,
 }
 
 impl Scenario {
@@ -85,6 +91,7 @@ impl Scenario {
             Self::Crash => "crash (SIGKILL + cable)",
             Self::Graceful => "graceful (SIGTERM)",
             Self::LinkCut => "link cut",
+            Self::Preempt => "preempt (r1 returns), longest gap",
         }
     }
 
@@ -95,6 +102,8 @@ impl Scenario {
         match self {
             Self::Graceful => skew,
             Self::Crash | Self::LinkCut => advert * 3 + skew,
+            // Both routers are up: nothing in the protocol forces a gap.
+            Self::Preempt => Duration::ZERO,
         }
     }
 }
@@ -111,7 +120,7 @@ struct Args {
 }
 
 const USAGE: &str = "usage: failover_bench [--quick] [--trials N] [--adverts MS,MS..] \
-[--vmac off|on|both] [--daemons vrrpd,keepalived] [--scenarios crash,graceful,link-cut] [--vrrpd PATH]";
+[--vmac off|on|both] [--daemons vrrpd,keepalived] [--scenarios crash,graceful,link-cut,preempt] [--vrrpd PATH] [--vrrpd-arg ARG]...";
 
 fn parse_args() -> Res<Args> {
     let argv: Vec<String> = std::env::args().collect();
@@ -129,6 +138,7 @@ fn parse_args() -> Res<Args> {
         command: argv.join(" "),
     };
     let mut trials = None;
+    let mut vrrpd_args = Vec::new();
     let mut it = argv.into_iter().skip(1);
     while let Some(arg) = it.next() {
         let mut value = || {
@@ -178,16 +188,19 @@ fn parse_args() -> Res<Args> {
                         "crash" => Ok(Scenario::Crash),
                         "graceful" => Ok(Scenario::Graceful),
                         "link-cut" => Ok(Scenario::LinkCut),
+                        "preempt" => Ok(Scenario::Preempt),
                         _ => Err(format!("--scenarios: unknown {d}")),
                     })
                     .collect::<Res<_>>()?;
             }
             "--vrrpd" => a.vrrpd = value()?.into(),
+            "--vrrpd-arg" => vrrpd_args.push(value()?),
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
     a.trials = trials.unwrap_or(5).max(1);
+    let _ = VRRPD_ARGS.set(vrrpd_args);
     Ok(a)
 }
 
@@ -334,6 +347,26 @@ impl Prober {
         a[start..].iter().find(|x| x.from == from).map(|x| x.at)
     }
 
+    /// The longest time without any reply between `from` and `to` (both ends count as
+    /// replies).
+    /// Also returns where it began.
+    fn longest_gap(&self, from: Instant, to: Instant) -> (Duration, Instant) {
+        let a = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
+        let start = a.partition_point(|x| x.at < from);
+        let mut last = from;
+        let mut gap = (Duration::ZERO, from);
+        for x in a[start..].iter().take_while(|x| x.at <= to) {
+            if x.at - last > gap.0 {
+                gap = (x.at - last, last);
+            }
+            last = x.at;
+        }
+        if to.saturating_duration_since(last) > gap.0 {
+            gap = (to - last, last);
+        }
+        gap
+    }
+
     fn clear(&self) {
         self.answers
             .lock()
@@ -458,13 +491,13 @@ impl Router {
     fn start(&mut self, vrrpd: &Path) {
         let conf = self.conf.to_string_lossy().into_owned();
         let p = match self.daemon {
-            Daemon::Vrrpd => self.node.spawn(&[
-                &vrrpd.to_string_lossy(),
-                "-f",
-                &conf,
-                "--control",
-                &self.sock.to_string_lossy(),
-            ]),
+            Daemon::Vrrpd => {
+                let bin = vrrpd.to_string_lossy();
+                let sock = self.sock.to_string_lossy();
+                let mut argv = vec![&*bin, "-f", &conf, "--control", &sock];
+                argv.extend(VRRPD_ARGS.get().into_iter().flatten().map(String::as_str));
+                self.node.spawn(&argv)
+            }
             Daemon::Keepalived => {
                 // A marker, so a state recorded by a previous run is not read as current.
                 let mut f = std::fs::OpenOptions::new()
@@ -655,6 +688,9 @@ impl Cell {
     /// One trial: quiet window, event, takeover, restore. Returns the outage and the spurious
     /// transitions seen.
     fn trial(&mut self, scenario: Scenario) -> Res<(Option<Duration>, usize)> {
+        if scenario == Scenario::Preempt {
+            return self.trial_preempt();
+        }
         // Plus a random fraction of an interval: the event lands at a random phase of the
         // Master's advert period (the restore would otherwise lock it to one phase).
         let quiet = (self.advert * 30).clamp(Duration::from_millis(300), Duration::from_secs(3))
@@ -676,6 +712,7 @@ impl Cell {
                 }
             }
             Scenario::LinkCut => self.cable(false),
+            Scenario::Preempt => unreachable!("handled by trial_preempt"),
         }
         let limit = self.mdi() * 3 + Duration::from_secs(2);
         let outage = match poll(limit, "an answer from r2", || self.prober.first_from(2, t0)) {
@@ -704,8 +741,42 @@ impl Cell {
                 self.cable(true);
                 self.r1.node.wait_oper_up(NODE_IF);
             }
+            Scenario::Preempt => unreachable!("handled by trial_preempt"),
         }
         Ok((outage, spurious))
+    }
+
+    /// Preemption: r1 stops gracefully and r2 serves the client; then r1 starts again, takes
+    /// the VIP back, and the figure is the longest time the client went without an answer from
+    /// r1's start until 20 intervals after r1's first answer. With a VMAC this is where a
+    /// gratuitous ARP request answered by r2 (from the same VMAC) leaves a black hole.
+    fn trial_preempt(&mut self) -> Res<(Option<Duration>, usize)> {
+        if let Some(p) = &self.r1.proc {
+            p.signal(libc::SIGTERM);
+        }
+        self.r1.wait_exit()?;
+        let t = Instant::now();
+        let limit = self.mdi() * 3 + Duration::from_secs(2);
+        poll(limit, "an answer from r2", || self.prober.first_from(2, t))?;
+        pause((self.advert * 30).clamp(Duration::from_millis(300), Duration::from_secs(3)))?;
+        let e2 = self.r2.transitions();
+        self.prober.clear();
+        let t0 = Instant::now();
+        self.r1.start(&self.vrrpd);
+        let first = poll(limit + Duration::from_secs(3), "an answer from r1", || {
+            self.prober.first_from(1, t0)
+        })?;
+        let tail = (self.advert * 20).max(Duration::from_millis(200));
+        pause((first + tail).saturating_duration_since(Instant::now()))?;
+        let (gap, at) = self.prober.longest_gap(t0, first + tail);
+        eprintln!(
+            "  longest gap {} ms from {} ms after r1's start; r1's first answer at {} ms",
+            ms(gap),
+            ms(at - t0),
+            ms(first - t0)
+        );
+        let spurious = (self.r2.transitions() - e2).abs_diff(1);
+        Ok((Some(gap), spurious))
     }
 
     /// After a trial: r1 Master again and answering the client.
@@ -879,7 +950,10 @@ fn table(args: &Args, results: &BTreeMap<(Key, Daemon), Outcome>) -> String {
                 format!("{advert_ms} ms")
             },
             if vmac { "on" } else { "off" },
-            ms(s.rfc(Duration::from_millis(advert_ms))),
+            match s.rfc(Duration::from_millis(advert_ms)) {
+                d if d.is_zero() => "0".to_owned(),
+                d => ms(d),
+            },
         ));
     }
     out

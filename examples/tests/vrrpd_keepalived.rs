@@ -548,10 +548,11 @@ fn v3_link_cut_and_return_refreshes_arp() {
     wait_reaches(&l.c, VIP4, "r1");
     let log = v.proc.log();
     let order = [
-        "(VI_1) interface eth0 is down",
+        "Kernel is reporting: interface eth0 is down",
+        "(VI_1) tracked interface eth0 down: FAULT",
         "(VI_1) Entering FAULT STATE",
         "(VI_1) Removing VIPs 192.0.2.100",
-        "(VI_1) interface eth0 is up again",
+        "Kernel is reporting: interface eth0 is up again",
         "(VI_1) Entering BACKUP STATE (fault cleared)",
         "(VI_1) Entering MASTER STATE (preempting a lower-priority master",
     ];

@@ -34,6 +34,45 @@ pub(crate) struct Options {
     pub config_id: Option<String>,
     /// Control socket path.
     pub control: PathBuf,
+    /// How a Master with a VMAC announces its VIPs (`--vmac-garp`).
+    pub vmac_garp: VmacGarp,
+}
+
+/// How a new Master with a VMAC makes the LAN's bridges learn the VMAC on its port.
+///
+/// The hazard (shared/reference/vrrp.md): a gratuitous ARP *request* is answered by any host
+/// that still holds the VIP, and an old Master answers from the same VMAC, so a bridge learns
+/// the VMAC on the old Master's port until the new Master's next frame. A *reply* asks
+/// nothing; an advert sent right after the burst re-teaches the bridge at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VmacGarp {
+    /// The ARP form of the gratuitous ARPs sent from a VMAC.
+    pub kind: GarpKind,
+    /// Send the last advert again right after the burst.
+    pub advert_after: bool,
+}
+
+impl VmacGarp {
+    /// The default: keepalived's requests, then the advert again (what measured best; see
+    /// the README).
+    pub const DEFAULT: Self = Self {
+        kind: GarpKind::Request,
+        advert_after: true,
+    };
+
+    /// Parses `request`, `reply`, `request+advert` or `reply+advert`.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (kind, advert_after) = match s.strip_suffix("+advert") {
+            Some(k) => (k, true),
+            None => (s, false),
+        };
+        let kind = match kind {
+            "request" => GarpKind::Request,
+            "reply" => GarpKind::Reply,
+            _ => return None,
+        };
+        Some(Self { kind, advert_after })
+    }
 }
 
 /// Logs one line on stderr.
@@ -143,6 +182,8 @@ struct Member {
     base_priority: u8,
     /// Whether the router was put in FAULT by tracking.
     fault: bool,
+    /// The last advert sent and its destination (sent again after a VMAC's GARP burst).
+    last_advert: Option<(IpAddr, Vec<u8>)>,
 }
 
 /// One tracked object of an instance.
@@ -441,6 +482,27 @@ fn notify(n: &Notify, kind: &str, name: &str, state: State, priority: u8) {
     }
 }
 
+/// Turns off IGMP membership reports for 224.0.0.0/24 in this network namespace.
+///
+/// Joining 224.0.0.18 on a VMAC sends a report *from the VMAC*: a Backup starting up would teach
+/// the bridges that the shared VMAC lives on its port while the Master still serves it (a black
+/// hole until the Master's next advert, measured with `failover_bench --scenarios preempt`).
+/// Reports for link-local groups serve no purpose: switches flood 224.0.0.0/24 (RFC 4541).
+fn quiet_link_local_igmp(name: &str) {
+    const KEY: &str = "/proc/sys/net/ipv4/igmp_link_local_mcast_reports";
+    match std::fs::read_to_string(KEY) {
+        Ok(v) if v.trim() == "0" => {}
+        Ok(_) => match std::fs::write(KEY, "0") {
+            Ok(()) => log!(
+                "({name}) VMAC: net.ipv4.igmp_link_local_mcast_reports set to 0, so joining \
+                 224.0.0.18 does not announce the VMAC from a Backup"
+            ),
+            Err(e) => log!("({name}) cannot write {KEY}: {e}"),
+        },
+        Err(e) => log!("({name}) cannot read {KEY}: {e}"),
+    }
+}
+
 fn vip_list(v: &VirtualAddrs) -> String {
     v.iter()
         .map(|a| a.to_string())
@@ -497,6 +559,9 @@ impl Daemon {
             } else {
                 vmac::Family::V4
             };
+            if !v6 {
+                quiet_link_local_igmp(&inst.name);
+            }
             let spec = VmacSpec::new(inst.config.vrid, fam, parent).with_name(plan.name.clone());
             let created = self
                 .nl
@@ -575,6 +640,7 @@ impl Daemon {
                 tracks,
                 base_priority: inst.config.priority,
                 fault: false,
+                last_advert: None,
             },
             reader,
         ))
@@ -832,19 +898,57 @@ impl Daemon {
     }
 
     /// Sends the adverts and acts on the events of unit `u`.
-    fn drain(&mut self, u: usize) {
+    ///
+    /// A new Master's VIPs are added before its first advert goes out (keepalived's order):
+    /// the advert makes the old Master drop them at once, and the client must not fall into the
+    /// gap between the two.
+    ///
+    /// Returns the reason of a rejected command, if one was.
+    fn drain(&mut self, u: usize) -> Option<String> {
+        let mut events = Vec::new();
+        let mut rejected = None;
+        while let Some(ev) = self.units[u].2.machine.poll_event() {
+            if let GroupEvent::Member {
+                event: Event::CommandRejected { reason, .. },
+                ..
+            } = &ev
+            {
+                rejected = Some(reason.to_string());
+            }
+            events.push(ev);
+        }
+        let (first, later): (Vec<_>, Vec<_>) = events.into_iter().partition(|ev| {
+            matches!(
+                ev,
+                GroupEvent::StateChanged { .. }
+                    | GroupEvent::Member {
+                        event: Event::StateChanged { .. } | Event::VipsAdded { .. },
+                        ..
+                    }
+            )
+        });
+        for ev in first {
+            self.event(u, ev);
+        }
         let mut buf = std::mem::take(&mut self.buf);
         let unit = &mut self.units[u].2;
         while let Some((m, t)) = unit.machine.poll_transmit(&mut buf) {
-            let mem = &unit.members[m];
+            let mem = &mut unit.members[m];
             if let Err(e) = net::send(&mem.tx, mem.tx_ifindex, t.dst, &buf[..t.len]) {
                 log!("({}) send to {}: {e}", mem.inst.name, t.dst);
             }
+            if mem.vmac.is_some() {
+                let last = mem.last_advert.get_or_insert_with(|| (t.dst, Vec::new()));
+                last.0 = t.dst;
+                last.1.clear();
+                last.1.extend_from_slice(&buf[..t.len]);
+            }
         }
         self.buf = buf;
-        while let Some(ev) = self.units[u].2.machine.poll_event() {
+        for ev in later {
             self.event(u, ev);
         }
+        rejected
     }
 
     fn event(&mut self, u: usize, ev: GroupEvent) {
@@ -940,9 +1044,24 @@ impl Daemon {
             Event::Announce { repeat, .. } => {
                 log!("({name}) {event}");
                 // The event lists the advertised VIPs; the excluded ones are announced too.
+                let vmac = m.vmac.as_ref().map(|v| v.link.name.clone());
+                let mode = self.opts.vmac_garp;
                 for v in inst.vips.iter().chain(&inst.excluded) {
-                    if let Err(e) = self.announce(&v.dev, v.addr, *repeat) {
+                    let kind = if vmac.as_deref() == Some(v.dev.as_str()) {
+                        mode.kind
+                    } else {
+                        GarpKind::Request
+                    };
+                    if let Err(e) = self.announce(&v.dev, v.addr, *repeat, kind) {
                         log!("({name}) announce {} on {}: {e}", v.addr, v.dev);
+                    }
+                }
+                if vmac.is_some() && mode.advert_after {
+                    let m = &self.units[u].2.members[member];
+                    if let Some((dst, bytes)) = &m.last_advert
+                        && let Err(e) = net::send(&m.tx, m.tx_ifindex, *dst, bytes)
+                    {
+                        log!("({name}) send to {dst}: {e}");
                     }
                 }
             }
@@ -951,7 +1070,7 @@ impl Daemon {
     }
 
     /// Gratuitous ARP / unsolicited NA for `addr`, `repeat` times, from `dev`'s MAC.
-    fn announce(&mut self, dev: &str, addr: IpAddr, repeat: u32) -> io::Result<()> {
+    fn announce(&mut self, dev: &str, addr: IpAddr, repeat: u32, kind: GarpKind) -> io::Result<()> {
         let idx = ifindex(&mut self.nl, dev)?;
         if !self.announcers.contains_key(&idx) {
             let mac = self
@@ -966,7 +1085,7 @@ impl Daemon {
         let (a, mac) = &self.announcers[&idx];
         for _ in 0..repeat {
             let r = match addr {
-                IpAddr::V4(ip) => a.send_garp(GarpKind::Request, *mac, ip),
+                IpAddr::V4(ip) => a.send_garp(kind, *mac, ip),
                 IpAddr::V6(ip) => a.send_na(&NaSpec::new(*mac, ip).with_router(true)),
             };
             r.map_err(|e| io::Error::other(e.to_string()))?;
@@ -1083,25 +1202,7 @@ impl Daemon {
                 .handle_command(Instant::now(), m, cmd);
         }
         // Report a rejection in the response as well as in the log.
-        let mut rejected = None;
-        let mut buf = std::mem::take(&mut self.buf);
-        while let Some((mm, t)) = self.units[u].2.machine.poll_transmit(&mut buf) {
-            let mem = &self.units[u].2.members[mm];
-            if let Err(e) = net::send(&mem.tx, mem.tx_ifindex, t.dst, &buf[..t.len]) {
-                log!("({}) send to {}: {e}", mem.inst.name, t.dst);
-            }
-        }
-        self.buf = buf;
-        while let Some(ev) = self.units[u].2.machine.poll_event() {
-            if let GroupEvent::Member {
-                event: Event::CommandRejected { reason, .. },
-                ..
-            } = &ev
-            {
-                rejected = Some(reason.to_string());
-            }
-            self.event(u, ev);
-        }
+        let rejected = self.drain(u);
         match rejected {
             Some(r) => json!({"ok": false, "error": r}),
             None => json!({"ok": true}),
@@ -1208,7 +1309,9 @@ impl Daemon {
                 inst.name
             );
             for v in inst.vips.iter().chain(&inst.excluded) {
-                if let Err(e) = self.announce(&v.dev, v.addr, inst.config.garp_master_repeat) {
+                let kind = GarpKind::Request;
+                if let Err(e) = self.announce(&v.dev, v.addr, inst.config.garp_master_repeat, kind)
+                {
                     log!("({}) announce {} on {}: {e}", inst.name, v.addr, v.dev);
                 }
             }

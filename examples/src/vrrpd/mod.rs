@@ -20,6 +20,7 @@ mod sys;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
+pub use daemon::VmacGarp;
 use vrrp_proto::Family;
 
 /// What the command line asked for.
@@ -35,6 +36,8 @@ pub struct Cli {
     pub check: bool,
     /// `-d`.
     pub dump: bool,
+    /// `--vmac-garp MODE`.
+    pub vmac_garp: VmacGarp,
 }
 
 /// The usage text.
@@ -44,6 +47,8 @@ pub const USAGE: &str = "usage: vrrpd [-f FILE] [-i CONFIG_ID] [--control PATH] 
   -C, --config-test       check the configuration and exit\n\
   -d, --dump-conf         print the configuration and exit\n\
       --control PATH      control socket (default /run/hakit/vrrpd.sock)\n\
+      --vmac-garp MODE    how a Master announces VIPs on a VMAC: request, reply,\n\
+                          request+advert or reply+advert (default request+advert)\n\
   -n, -l, -D, -P          accepted for keepalived compatibility (always foreground, stderr)\n";
 
 impl Cli {
@@ -55,6 +60,7 @@ impl Cli {
             control: control::DEFAULT_SOCKET.into(),
             check: false,
             dump: false,
+            vmac_garp: VmacGarp::DEFAULT,
         };
         let mut it = args.into_iter();
         while let Some(a) = it.next() {
@@ -63,6 +69,11 @@ impl Cli {
                 "-f" | "--use-file" => cli.file = value("a file")?.into(),
                 "-i" | "--config-id" => cli.config_id = Some(value("an id")?),
                 "--control" => cli.control = value("a path")?.into(),
+                "--vmac-garp" => {
+                    let v = value("a mode")?;
+                    cli.vmac_garp = VmacGarp::parse(&v)
+                        .ok_or_else(|| format!("--vmac-garp: unknown mode {v}"))?;
+                }
                 "-C" | "--config-test" => cli.check = true,
                 "-d" | "--dump-conf" => cli.dump = true,
                 "-n" | "--dont-fork" | "-l" | "--log-console" | "-D" | "--log-detail" | "-P"
@@ -136,6 +147,7 @@ pub fn main(args: impl IntoIterator<Item = String>) -> i32 {
         file: cli.file,
         config_id: cli.config_id,
         control: cli.control,
+        vmac_garp: cli.vmac_garp,
     }))
 }
 
