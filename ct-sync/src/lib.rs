@@ -7,15 +7,28 @@
 //! | piece | status |
 //! |---|---|
 //! | [`config`] | conntrackd.conf reader (`General`, `Sync` with its modes and transports) |
+//! | [`control`] | the UNIX control protocol: request codes, `conntrackd` client flags, the `-s` / `-i` / `-e` reply texts byte for byte |
 //! | [`wire`] | the sync wire codec: headers, conntrack and expectation attributes, datagram splitting and batching, byte-exact with conntrackd 1.4.7 |
 //! | [`fuzzing`] | the checks the `ct_sync_message` fuzz target runs, shared with the corpus-replay test |
-//! | sync modes, caches, ctnetlink | to come (issue 6) |
+//! | [`ctnetlink`] | the kernel conntrack table: create / update / delete / dump / flush requests, dump and event decoding into [`wire::CtRepr`], the batched commit planner |
+//! | [`cache`] | the internal and external caches: conntracks and expectations keyed by tuple, status, `HashLimit`, `-s cache` counters |
+//! | [`sync`] | the sync modes (FTFW, NOTRACK, ALARM) as one Sans-IO state machine, [`sync::SyncNode`], with sequence tracking |
+//! | `sim` (feature `sim`) | a deterministic simulator of sync nodes on a lossy link, for tests |
 //!
 //! The library does no I/O.
 
 extern crate alloc;
 
+pub mod cache;
 pub mod config;
+/// conntrackd's UNIX control protocol: request codes, the client's flags, and the reply texts.
+pub mod control;
+/// The kernel's conntrack table over ctnetlink (`NETLINK_NETFILTER`), Sans-IO.
+pub mod ctnetlink;
+/// A deterministic simulator of sync nodes on a lossy link (feature `sim`).
+#[cfg(feature = "sim")]
+pub mod sim;
+pub mod sync;
 pub mod wire;
 
 /// Helpers shared by the fuzz target `fuzz/fuzz_targets/ct_sync_message.rs` and the test that

@@ -13,8 +13,11 @@
 //!   keep-alive, pipelining, Basic authentication, Kea's exact request and response bytes).
 //! * [`control`]: Kea's control commands and answers as typed values (HA and lease commands),
 //!   with Kea's JSON text byte for byte.
-//! * [`server`]: the server engine; so far the address pools (free-address bitmaps, Kea's
-//!   iterative allocation, fast however full the pool is).
+//! * [`server`]: the server engine, answering as Kea 2.2 does (byte for byte on the captured
+//!   exchanges): DORA direct and relayed, renew / rebind / init-reboot, release, decline,
+//!   inform, reservations, option precedence, lease reclamation, Kea's statistics, and
+//!   replies held until their lease changes are durable; address pools as free-address
+//!   bitmaps (Kea's iterative allocation, fast however full the pool is).
 //! * [`fuzzing`]: the checks the fuzz target runs, shared with the corpus-replay test.
 
 extern crate alloc;

@@ -1,4 +1,6 @@
 //! What hakit's example daemons share.
 
+/// ctnetlink socket glue: dump, events, batched commit.
+pub mod ctnl;
 pub mod netns;
 pub mod vrrpd;

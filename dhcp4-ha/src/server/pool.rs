@@ -213,3 +213,17 @@ impl PoolMap {
         Some(addr)
     }
 }
+
+impl PoolMap {
+    /// The first free address at or after `from` (an address before the pool counts as its
+    /// start), without wrapping; nothing is marked.
+    pub fn next_free_from(&self, from: Ipv4Addr) -> Option<Ipv4Addr> {
+        let f = u32::from(from);
+        let start = f.saturating_sub(self.first);
+        if f > self.first && start >= self.len {
+            return None;
+        }
+        self.find_from(start)
+            .map(|o| Ipv4Addr::from(self.first + o))
+    }
+}
