@@ -567,3 +567,63 @@ fn v3_link_cut_and_return_refreshes_arp() {
     assert_eq!(ka.states(), ["BACKUP", "MASTER", "BACKUP"]);
     assert_eq!(v.state().as_deref(), Some("MASTER"));
 }
+
+/// Whether `node` holds `addr` on any interface (with a VMAC the VIPs live on the VMAC).
+fn holds(node: &Node, addr: &str) -> bool {
+    node.ip(&["addr", "show"]).contains(&format!(" {addr}/"))
+}
+
+/// VMAC on both sides, keepalived first as Master, then vrrpd preempting it, then vrrpd
+/// stopping gracefully: each hears the other through its VMAC (one Master at a time) and the
+/// client reaches the VIP through whoever holds it. IPv4 and IPv6 (link-local first VIP).
+fn vmac_pair_with_keepalived(tag: &str, v6: bool) {
+    let l = Lab3::new(tag, v6);
+    let dir = l.lab.dir();
+    let (vips, vip) = if v6 {
+        (v6_vips(), VIP6)
+    } else {
+        (v4_vips(), VIP4)
+    };
+    let extra = "    use_vmac\n";
+    let ka = Keepalived::start(&l.r2, dir, &instance(100, 3, "0.1", extra, &vips));
+    ka.wait_state("MASTER", WAIT);
+    wait_reaches(&l.c, vip, "r2");
+    let mut v = Vrrpd::start(&l.r1, dir, &instance(200, 3, "0.1", extra, &vips));
+    v.wait_state("MASTER", WAIT);
+    ka.wait_state("BACKUP", WAIT);
+    wait_until(WAIT, "keepalived to remove its VIPs", || !holds(&l.r2, vip));
+    assert!(holds(&l.r1, vip));
+    assert!(
+        l.r1.ip(&["-o", "link", "show"]).contains("vrrp.51"),
+        "no VMAC on r1"
+    );
+    wait_reaches(&l.c, vip, "r1");
+    // vrrpd hears keepalived's adverts through its VMAC while Backup, and keepalived hears
+    // vrrpd's: ten adverts later both are still in their roles.
+    let start = v.counter("adverts_tx");
+    wait_until(WAIT, "vrrpd to send 10 adverts", || {
+        v.counter("adverts_tx") >= start + 10
+    });
+    assert_eq!(ka.states(), ["BACKUP", "MASTER", "BACKUP"]);
+    assert_eq!(v.counter("checksum_errors"), 0);
+
+    let st = v.proc.terminate(WAIT);
+    assert!(st.success(), "{}", v.proc.log());
+    assert!(!holds(&l.r1, vip));
+    assert!(
+        !l.r1.ip(&["-o", "link", "show"]).contains("vrrp.51"),
+        "VMAC left after SIGTERM"
+    );
+    ka.wait_state("MASTER", WAIT);
+    wait_reaches(&l.c, vip, "r2");
+}
+
+#[test]
+fn v3_vmac_ipv4_with_keepalived() {
+    vmac_pair_with_keepalived("kivm4", false);
+}
+
+#[test]
+fn v3_vmac_ipv6_with_keepalived() {
+    vmac_pair_with_keepalived("kivm6", true);
+}
