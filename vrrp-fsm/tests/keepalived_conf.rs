@@ -128,6 +128,7 @@ global_defs {
    vrrp_garp_master_refresh 60
    enable_script_security
    script_user nobody nogroup
+   vrrp_rt_priority 50
    vrrp_check_unicast_src
    vrrp_version 3
    notification_email { ops@example.invalid }
@@ -205,6 +206,7 @@ fn every_supported_keyword() {
     assert_eq!(c.global.garp_master_repeat, Some(3));
     assert_eq!(c.global.garp_master_refresh, Some(Duration::from_secs(60)));
     assert!(c.global.enable_script_security && c.global.vrrp_check_unicast_src);
+    assert_eq!(c.global.rt_priority, Some(50));
     assert_eq!(
         c.global.script_user,
         Some(("nobody".into(), Some("nogroup".into())))

@@ -36,6 +36,8 @@ pub(crate) struct Options {
     pub control: PathBuf,
     /// How a Master with a VMAC announces its VIPs (`--vmac-garp`).
     pub vmac_garp: VmacGarp,
+    /// `--rt-priority N` (0: off), over `vrrp_rt_priority` of the file.
+    pub rt_priority: Option<u8>,
 }
 
 /// How a new Master with a VMAC makes the LAN's bridges learn the VMAC on its port.
@@ -1404,6 +1406,13 @@ pub(crate) async fn run(opts: Options) -> i32 {
             return 1;
         }
     };
+    match d.opts.rt_priority.or(r.rt_priority) {
+        Some(0) | None => {}
+        Some(p) => match sys::set_realtime(p) {
+            Ok(()) => log!("running with real-time priority {p} (SCHED_RR)"),
+            Err(e) => log!("cannot set real-time priority {p}: {e}"),
+        },
+    }
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),

@@ -38,6 +38,8 @@ pub struct Cli {
     pub dump: bool,
     /// `--vmac-garp MODE`.
     pub vmac_garp: VmacGarp,
+    /// `--rt-priority N`.
+    pub rt_priority: Option<u8>,
 }
 
 /// The usage text.
@@ -49,6 +51,7 @@ pub const USAGE: &str = "usage: vrrpd [-f FILE] [-i CONFIG_ID] [--control PATH] 
       --control PATH      control socket (default /run/hakit/vrrpd.sock)\n\
       --vmac-garp MODE    how a Master announces VIPs on a VMAC: request, reply,\n\
                           request+advert or reply+advert (default request+advert)\n\
+      --rt-priority N     SCHED_RR priority 1..99, 0 off (default: vrrp_rt_priority)\n\
   -n, -l, -D, -P          accepted for keepalived compatibility (always foreground, stderr)\n";
 
 impl Cli {
@@ -61,6 +64,7 @@ impl Cli {
             check: false,
             dump: false,
             vmac_garp: VmacGarp::DEFAULT,
+            rt_priority: None,
         };
         let mut it = args.into_iter();
         while let Some(a) = it.next() {
@@ -69,6 +73,15 @@ impl Cli {
                 "-f" | "--use-file" => cli.file = value("a file")?.into(),
                 "-i" | "--config-id" => cli.config_id = Some(value("an id")?),
                 "--control" => cli.control = value("a path")?.into(),
+                "--rt-priority" => {
+                    let v = value("a priority")?;
+                    cli.rt_priority = Some(
+                        v.parse::<u8>()
+                            .ok()
+                            .filter(|p| *p <= 99)
+                            .ok_or_else(|| format!("--rt-priority: 0..99, not {v}"))?,
+                    );
+                }
                 "--vmac-garp" => {
                     let v = value("a mode")?;
                     cli.vmac_garp = VmacGarp::parse(&v)
@@ -148,6 +161,7 @@ pub fn main(args: impl IntoIterator<Item = String>) -> i32 {
         config_id: cli.config_id,
         control: cli.control,
         vmac_garp: cli.vmac_garp,
+        rt_priority: cli.rt_priority,
     }))
 }
 

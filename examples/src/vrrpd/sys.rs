@@ -1,6 +1,6 @@
 //! The few system calls socket2 and tokio do not wrap safely: `IPV6_CHECKSUM`,
 //! `IPV6_RECVPKTINFO`, `recvmsg` with its control messages (IPv6 hop limit and destination),
-//! and tokio's `AsyncFd::register`.
+//! tokio's `AsyncFd::register`, and `sched_setscheduler` (keepalived's `vrrp_rt_priority`).
 //!
 //! Why `recvmsg` rather than an AF_PACKET socket for the IPv6 hop limit: the kernel already
 //! verifies the checksum (with `IPV6_CHECKSUM`) and filters by protocol; the hop limit and the
@@ -115,4 +115,21 @@ pub(crate) fn recv_v6(fd: RawFd, buf: &mut [u8]) -> io::Result<Rx6> {
         }
     }
     Ok(out)
+}
+
+/// Puts the calling thread (the daemon's only runtime thread) under `SCHED_RR` with
+/// `priority` (1..=99), keepalived's `vrrp_rt_priority`: adverts and timers keep their pace on
+/// a busy machine. The kernel's RT throttling (`sched_rt_runtime_us`) still bounds it.
+pub(crate) fn set_realtime(priority: u8) -> io::Result<()> {
+    let param = libc::sched_param {
+        sched_priority: libc::c_int::from(priority),
+    };
+    // SAFETY: `param` is a valid, initialised `sched_param` that outlives the call; pid 0 is
+    // the calling thread.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_RR, &param) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }

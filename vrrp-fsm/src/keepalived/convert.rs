@@ -44,6 +44,8 @@ pub struct Runnable {
     pub instances: Vec<Instance>,
     /// One entry per `vrrp_sync_group`; members are indices into `instances`.
     pub groups: Vec<Group>,
+    /// `vrrp_rt_priority` of `global_defs`.
+    pub rt_priority: Option<u8>,
 }
 
 impl Runnable {
@@ -274,7 +276,11 @@ pub fn convert(
             track_script,
         });
     }
-    Ok(Runnable { instances, groups })
+    Ok(Runnable {
+        instances,
+        groups,
+        rt_priority: conf.global.rt_priority,
+    })
 }
 
 fn interfaces(t: &[super::Tracked]) -> Vec<TrackedInterface> {

@@ -65,7 +65,6 @@ const IGNORED_GLOBAL: &[&str] = &[
     "checker_priority",
     "vrrp_no_swap",
     "checker_no_swap",
-    "vrrp_rt_priority",
     "checker_rt_priority",
     "max_auto_priority",
     "process_names",
@@ -355,6 +354,7 @@ fn global_defs(b: &[Stmt], g: &mut GlobalDefs, w: &mut Vec<Warning>) -> Result<(
             "router_id" => g.router_id = Some(arg(s, "a name")?.0.to_owned()),
             "vrrp_strict" => g.vrrp_strict = true,
             "vrrp_version" => g.vrrp_version = Some(uint(s, 2, 3, "2 or 3")? as u8),
+            "vrrp_rt_priority" => g.rt_priority = Some(uint(s, 1, 99, "1..99")? as u8),
             "vrrp_garp_master_delay" => {
                 g.garp_master_delay = Some(Duration::from_secs(uint(s, 0, 86_400, "seconds")?))
             }

@@ -3,7 +3,7 @@
 //!
 //! Supported: `global_defs` (router_id, vrrp_strict, vrrp_version, vrrp_garp_master_delay,
 //! vrrp_garp_master_repeat, vrrp_garp_master_refresh, vrrp_garp_master_refresh_repeat,
-//! enable_script_security, script_user, vrrp_check_unicast_src, vrrp_startup_delay,
+//! enable_script_security, script_user, vrrp_check_unicast_src, vrrp_startup_delay, vrrp_rt_priority,
 //! vrrp_lower_prio_no_advert, v3_checksum_as_v2), `vrrp_instance`, `vrrp_script`,
 //! `vrrp_sync_group`, `include` (through the caller's [`Includes`]: the reader does no I/O),
 //! `@id` conditional lines and `$NAME=value` parameters.
@@ -134,6 +134,8 @@ pub struct GlobalDefs {
     pub lower_prio_no_advert: bool,
     /// `v3_checksum_as_v2` (default for instances).
     pub v3_checksum_as_v2: bool,
+    /// `vrrp_rt_priority`: run the VRRP process with this real-time (SCHED_RR) priority.
+    pub rt_priority: Option<u8>,
 }
 
 /// `state` of an instance at start-up, as written.
