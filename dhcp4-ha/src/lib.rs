@@ -18,12 +18,16 @@
 //!   inform, reservations, option precedence, lease reclamation, Kea's statistics, and
 //!   replies held until their lease changes are durable; address pools as free-address
 //!   bitmaps (Kea's iterative allocation, fast however full the pool is).
+//! * [`ha`]: Kea 2.2's High Availability: the HA hook's configuration, the state machine
+//!   (hot-standby, load-balancing, passive-backup), heartbeats and failure detection, lease
+//!   updates gating the replies, lease synchronisation, and the RFC 3074 load-balancing hash.
 //! * [`fuzzing`]: the checks the fuzz target runs, shared with the corpus-replay test.
 
 extern crate alloc;
 
 pub mod config;
 pub mod control;
+pub mod ha;
 pub mod http;
 pub mod lease;
 pub mod server;
