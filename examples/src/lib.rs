@@ -2,5 +2,6 @@
 
 /// ctnetlink socket glue: dump, events, batched commit.
 pub mod ctnl;
+pub mod ctsyncd;
 pub mod netns;
 pub mod vrrpd;

@@ -1,0 +1,99 @@
+//! The ctnetlink event socket, non-blocking, for the event loop (`crate::ctnl::CtnlSocket`
+//! is blocking; it serves the dumps, flushes and commits).
+
+use std::io;
+
+use ct_sync::ctnetlink::consts::{
+    ENOBUFS, NETLINK_NETFILTER, NFNLGRP_CONNTRACK_DESTROY, NFNLGRP_CONNTRACK_NEW,
+    NFNLGRP_CONNTRACK_UPDATE,
+};
+use netlink_sys::{Socket, SocketAddr};
+use tokio::io::unix::AsyncFd;
+
+/// The largest datagram an event socket receives (an event is < 8 KB).
+const RX_CAPACITY: usize = 64 * 1024;
+
+/// What one read of the event socket gave.
+#[derive(Debug)]
+pub(super) enum Read<'a> {
+    /// A datagram of netlink messages.
+    Data(&'a [u8]),
+    /// Nothing waiting.
+    Empty,
+    /// The receive buffer overflowed: events were lost.
+    Overrun,
+}
+
+/// A non-blocking socket subscribed to the conntrack NEW, UPDATE and DESTROY groups.
+#[derive(Debug)]
+pub(super) struct EventSocket {
+    fd: AsyncFd<Socket>,
+    rx: Vec<u8>,
+    /// The receive buffer size asked for (`NetlinkBufferSize`, grown on overruns).
+    pub(super) bufsize: u32,
+}
+
+impl EventSocket {
+    /// Opens the socket with a receive buffer of `bufsize` bytes; `reliable` sets
+    /// `NETLINK_BROADCAST_SEND_ERROR` and `NETLINK_NO_ENOBUFS` (`NetlinkEventsReliable`).
+    /// `bufsize` `None` keeps the kernel's default.
+    pub(super) fn open(bufsize: Option<u32>, reliable: bool) -> io::Result<Self> {
+        let mut sock = Socket::new(NETLINK_NETFILTER as isize)?;
+        sock.bind(&SocketAddr::new(0, 0))?;
+        for g in [
+            NFNLGRP_CONNTRACK_NEW,
+            NFNLGRP_CONNTRACK_UPDATE,
+            NFNLGRP_CONNTRACK_DESTROY,
+        ] {
+            sock.add_membership(g)?;
+        }
+        if reliable {
+            sock.set_broadcast_error(true)?;
+            sock.set_no_enobufs(true)?;
+        }
+        if let Some(b) = bufsize {
+            super::sys::set_rcvbuf(&sock, b)?;
+        }
+        // Linux reports twice the size asked for.
+        let bufsize = bufsize.unwrap_or_else(|| {
+            let granted = socket2::SockRef::from(&sock)
+                .recv_buffer_size()
+                .unwrap_or(0)
+                / 2;
+            u32::try_from(granted).unwrap_or(u32::MAX)
+        });
+        sock.set_non_blocking(true)?;
+        Ok(Self {
+            fd: super::sys::register(sock)?,
+            rx: Vec::with_capacity(RX_CAPACITY),
+            bufsize,
+        })
+    }
+
+    /// Sets a new receive buffer size.
+    pub(super) fn resize(&mut self, bufsize: u32) -> io::Result<()> {
+        super::sys::set_rcvbuf(self.fd.get_ref(), bufsize)?;
+        self.bufsize = bufsize;
+        Ok(())
+    }
+
+    /// Waits until the socket is readable, and clears the readiness: read until
+    /// [`Read::Empty`] afterwards (or come back without waiting).
+    pub(super) async fn readable(&self) -> io::Result<()> {
+        let mut g = self.fd.readable().await?;
+        g.clear_ready();
+        Ok(())
+    }
+
+    /// Reads one datagram without blocking.
+    pub(super) fn read(&mut self) -> io::Result<Read<'_>> {
+        self.rx.clear();
+        self.rx.reserve(RX_CAPACITY);
+        match self.fd.get_ref().recv(&mut self.rx, 0) {
+            Ok(_) => Ok(Read::Data(&self.rx)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Read::Empty),
+            Err(e) if e.raw_os_error() == Some(ENOBUFS) => Ok(Read::Overrun),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,797 @@
+//! `ctsyncd` against itself and against a real conntrackd 1.4.7, in network namespaces.
+//!
+//! Topology (one bridge): node `a` (the primary) holds 203.0.113.1/24 (the sync link),
+//! 198.51.100.1/24 and 192.0.2.1/24 and forwards; node `b` (the backup) holds 203.0.113.2/24;
+//! `client` (198.51.100.10, via a) makes real TCP and UDP connections to `server`
+//! (192.0.2.80, via a), so a's conntrack table sees them; more conntracks are created on `a`
+//! with `conntrack -I` (TCP with SNAT and a mark, ICMP) or, for bulk, with the batching
+//! ctnetlink commit. Each node has its own conntrack table (its own namespace).
+//!
+//! Needs root, iproute2, conntrackd, conntrack and nft: without them the tests fail saying so.
+//! Namespaces are prefixed `hkcs`; every wait is bounded and a failure prints both daemons'
+//! logs.
+
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ct_sync::control::{ExternalStats, parse_ct_dump_entry, parse_stats, parse_stats_network};
+use ct_sync::ctnetlink::CommitConfig;
+use ct_sync::wire::ct::status;
+use ct_sync::wire::{CtRepr, Pair};
+use examples::ctnl::CtnlSocket;
+use examples::netns::{Lab, NODE_IF, Node, Proc, require_bin, wait_until};
+
+/// Bound on every wait.
+const WAIT: Duration = Duration::from_secs(20);
+
+fn ctsyncd() -> &'static str {
+    env!("CARGO_BIN_EXE_ctsyncd")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Impl {
+    Ctsyncd,
+    Conntrackd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Ftfw,
+    Notrack,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    Udp,
+    Multicast,
+    Tcp,
+}
+
+fn conf_text(dir: &Path, name: &str, mode: Mode, link: Link, local: &str, peer: &str) -> String {
+    let d = dir.display();
+    let mode = match mode {
+        Mode::Ftfw => "FTFW {\n\t\tResendQueueSize 131072\n\t}",
+        Mode::Notrack => "NOTRACK {\n\t\tDisableInternalCache off\n\t}",
+    };
+    let link = match link {
+        Link::Udp => format!(
+            "UDP {{\n\t\tIPv4_address {local}\n\t\tIPv4_Destination_Address {peer}\n\t\t\
+             Port 3780\n\t\tInterface {NODE_IF}\n\t\tSndSocketBuffer 8388608\n\t\t\
+             RcvSocketBuffer 8388608\n\t\tChecksum on\n\t}}"
+        ),
+        Link::Multicast => format!(
+            "Multicast {{\n\t\tIPv4_address 225.0.0.50\n\t\tGroup 3780\n\t\t\
+             IPv4_interface {local}\n\t\tInterface {NODE_IF}\n\t\tSndSocketBuffer 8388608\n\t\t\
+             RcvSocketBuffer 8388608\n\t\tChecksum on\n\t}}"
+        ),
+        Link::Tcp => format!(
+            "TCP {{\n\t\tIPv4_address {local}\n\t\tIPv4_Destination_Address {peer}\n\t\t\
+             Port 3781\n\t\tInterface {NODE_IF}\n\t\tChecksum on\n\t}}"
+        ),
+    };
+    format!(
+        "Sync {{
+	Mode {mode}
+	{link}
+}}
+General {{
+	HashSize 8192
+	HashLimit 262144
+	LogFile {d}/{name}.log
+	Syslog off
+	LockFile {d}/{name}.lock
+	UNIX {{
+		Path {d}/{name}.sock
+	}}
+	NetlinkBufferSize 8388608
+	NetlinkBufferSizeMaxGrowth 67108864
+	Filter From Userspace {{
+		Address Ignore {{
+			IPv4_address 127.0.0.1
+			IPv4_address 203.0.113.1
+			IPv4_address 203.0.113.2
+		}}
+	}}
+}}
+"
+    )
+}
+
+/// A sync daemon in a node, with its configuration file.
+struct Daemon {
+    which: Impl,
+    node: Node,
+    name: String,
+    conf: String,
+    dir: PathBuf,
+    proc: Option<Proc>,
+}
+
+impl Daemon {
+    fn start(which: Impl, node: &Node, dir: &Path, name: &str, text: &str) -> Self {
+        let conf = dir.join(format!("{name}.conf"));
+        std::fs::write(&conf, text).unwrap();
+        let mut d = Self {
+            which,
+            node: node.clone(),
+            name: name.to_owned(),
+            conf: conf.display().to_string(),
+            dir: dir.to_owned(),
+            proc: None,
+        };
+        d.launch();
+        d
+    }
+
+    fn bin(&self) -> &'static str {
+        match self.which {
+            Impl::Ctsyncd => ctsyncd(),
+            Impl::Conntrackd => "conntrackd",
+        }
+    }
+
+    fn launch(&mut self) {
+        let p = self.node.spawn(&[self.bin(), "-C", &self.conf]);
+        self.proc = Some(p);
+        let what = format!(
+            "{:?} in {} to answer on its UNIX socket",
+            self.which, self.name
+        );
+        wait_until(WAIT, &what, || {
+            let p = self.proc.as_mut().unwrap();
+            assert!(p.is_running(), "{:?} exited:\n{}", self.which, self.logs());
+            self.try_query_with(self.which, &["-s"]).is_some()
+        });
+    }
+
+    /// Stops the daemon (SIGTERM) and waits for its exit.
+    fn stop(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.terminate(WAIT);
+        }
+        // conntrackd leaves its lock file behind only when killed; be safe.
+        let _ = std::fs::remove_file(self.dir.join(format!("{}.lock", self.name)));
+    }
+
+    fn logs(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.join(format!("{}.log", self.name)))
+            .unwrap_or_default();
+        let out = self.proc.as_ref().map(Proc::log).unwrap_or_default();
+        format!(
+            "== {} ({:?}) LogFile:\n{log}== output:\n{out}",
+            self.name, self.which
+        )
+    }
+
+    /// The client of `client` (ctsyncd's or conntrackd's) against this daemon.
+    fn try_query_with(&self, client: Impl, flags: &[&str]) -> Option<String> {
+        let bin = match client {
+            Impl::Ctsyncd => ctsyncd(),
+            Impl::Conntrackd => "conntrackd",
+        };
+        let mut cmd = vec![bin, "-C", &self.conf];
+        cmd.extend_from_slice(flags);
+        let out = self.node.output(&cmd);
+        out.status
+            .success()
+            .then(|| String::from_utf8(out.stdout).expect("UTF-8 reply"))
+    }
+
+    #[track_caller]
+    fn query_with(&self, client: Impl, flags: &[&str], peer: &Self) -> String {
+        self.try_query_with(client, flags).unwrap_or_else(|| {
+            panic!(
+                "`{:?} {}` in {} failed\n{}\n{}",
+                client,
+                flags.join(" "),
+                self.name,
+                self.logs(),
+                peer.logs()
+            )
+        })
+    }
+
+    /// Its own client.
+    #[track_caller]
+    fn query(&self, flags: &[&str], peer: &Self) -> String {
+        self.query_with(self.which, flags, peer)
+    }
+
+    /// The conntracks of `-e` (or `-i`).
+    #[track_caller]
+    fn dump(&self, flag: &str, peer: &Self) -> Vec<CtRepr> {
+        self.query(&[flag], peer)
+            .lines()
+            .map(|l| {
+                parse_ct_dump_entry(l)
+                    .unwrap_or_else(|e| panic!("{}: {e}: {l:?}", self.name))
+                    .0
+            })
+            .collect()
+    }
+
+    #[track_caller]
+    fn external_active(&self, peer: &Self) -> u32 {
+        let text = self.query(&["-s"], peer);
+        match parse_stats(&text)
+            .unwrap_or_else(|e| panic!("{} -s: {e}\n{text}", self.name))
+            .external
+        {
+            ExternalStats::Cache(c) => c.active,
+            ExternalStats::Inject(_) => panic!("external cache expected"),
+        }
+    }
+}
+
+/// A lab with the primary `a`, the backup `b`, and the client and server behind `a`.
+struct Net {
+    lab: Lab,
+    a: Node,
+    b: Node,
+    client: Node,
+    server: Node,
+}
+
+fn net() -> Net {
+    for bin in ["conntrackd", "conntrack", "nft"] {
+        require_bin(bin);
+    }
+    let lab = Lab::new("cs");
+    let a = lab.add_node("a");
+    let b = lab.add_node("b");
+    let client = lab.add_node("client");
+    let server = lab.add_node("server");
+    for cidr in ["203.0.113.1/24", "198.51.100.1/24", "192.0.2.1/24"] {
+        a.add_addr(NODE_IF, cidr);
+    }
+    a.set_sysctl("net/ipv4/ip_forward", "1");
+    // A rule that uses conntrack makes the kernel track packets in this namespace.
+    a.run(&["nft", "add", "table", "inet", "hkcs"]);
+    a.run(&[
+        "nft",
+        "add",
+        "chain",
+        "inet",
+        "hkcs",
+        "hkfwd",
+        "{ type filter hook forward priority 0; policy accept; }",
+    ]);
+    a.run(&[
+        "nft",
+        "add",
+        "rule",
+        "inet",
+        "hkcs",
+        "hkfwd",
+        "ct",
+        "state",
+        "established,related",
+        "accept",
+    ]);
+    a.set_sysctl("net/ipv4/conf/all/send_redirects", "0");
+    a.set_sysctl(&format!("net/ipv4/conf/{NODE_IF}/send_redirects"), "0");
+    b.add_addr(NODE_IF, "203.0.113.2/24");
+    client.add_addr(NODE_IF, "198.51.100.10/24");
+    client.ip(&["route", "add", "default", "via", "198.51.100.1"]);
+    server.add_addr(NODE_IF, "192.0.2.80/24");
+    server.ip(&["route", "add", "default", "via", "192.0.2.1"]);
+    Net {
+        lab,
+        a,
+        b,
+        client,
+        server,
+    }
+}
+
+/// Open connections through `a`: kept alive while the value lives.
+struct Traffic {
+    _tcp: (TcpStream, TcpStream),
+    udp_sport: u16,
+    tcp_sport: u16,
+}
+
+/// A TCP connection and a UDP exchange from the client to the server, through `a`.
+fn traffic(n: &Net) -> Traffic {
+    let listener = n
+        .server
+        .enter(|| TcpListener::bind("192.0.2.80:8080").expect("server: listen"));
+    let echo = n
+        .server
+        .enter(|| UdpSocket::bind("192.0.2.80:5353").expect("server: udp"));
+    let mut c = n.client.enter(|| {
+        TcpStream::connect_timeout(&"192.0.2.80:8080".parse().unwrap(), WAIT)
+            .expect("client: connect through a")
+    });
+    let (mut s, _) = listener.accept().unwrap();
+    c.write_all(b"ping").unwrap();
+    let mut buf = [0u8; 4];
+    s.read_exact(&mut buf).unwrap();
+    s.write_all(b"pong").unwrap();
+    c.read_exact(&mut buf).unwrap();
+    let tcp_sport = c.local_addr().unwrap().port();
+
+    let u = n
+        .client
+        .enter(|| UdpSocket::bind("198.51.100.10:0").expect("client: udp"));
+    u.set_read_timeout(Some(WAIT)).unwrap();
+    echo.set_read_timeout(Some(WAIT)).unwrap();
+    u.send_to(b"query", "192.0.2.80:5353").unwrap();
+    let mut b = [0u8; 16];
+    let (len, from) = echo.recv_from(&mut b).expect("server: udp through a");
+    echo.send_to(&b[..len], from).unwrap();
+    u.recv_from(&mut b).expect("client: udp echo");
+    Traffic {
+        _tcp: (c, s),
+        udp_sport: u.local_addr().unwrap().port(),
+        tcp_sport,
+    }
+}
+
+/// `conntrack -I` on `a`: a TCP conntrack with SNAT and a mark, and an ICMP one.
+fn insert_manual(n: &Net) {
+    n.a.run(&[
+        "conntrack",
+        "-I",
+        "-p",
+        "tcp",
+        "-s",
+        "198.51.100.77",
+        "-d",
+        "192.0.2.81",
+        "--sport",
+        "40000",
+        "--dport",
+        "443",
+        "--state",
+        "ESTABLISHED",
+        "-t",
+        "600",
+        "-u",
+        "SEEN_REPLY,ASSURED",
+        "-m",
+        "42",
+        "--src-nat",
+        "203.0.113.9",
+    ]);
+    n.a.run(&[
+        "conntrack",
+        "-I",
+        "-p",
+        "icmp",
+        "-s",
+        "198.51.100.78",
+        "-d",
+        "192.0.2.82",
+        "--icmp-type",
+        "8",
+        "--icmp-code",
+        "0",
+        "--icmp-id",
+        "4660",
+        "-t",
+        "30",
+    ]);
+}
+
+fn v4(s: &str, d: &str) -> Option<Pair<std::net::Ipv4Addr>> {
+    Some(Pair::new(s.parse().unwrap(), d.parse().unwrap()))
+}
+
+/// Whether `list` holds a conntrack with these original addresses, protocol and ports.
+fn has(list: &[CtRepr], src: &str, dst: &str, proto: u8, ports: Option<(u16, u16)>) -> bool {
+    list.iter().any(|c| {
+        c.ipv4 == v4(src, dst)
+            && c.l4proto == Some(proto)
+            && ports.is_none_or(|(s, d)| c.port == Some(Pair::new(s, d)))
+    })
+}
+
+/// What the backup must hold.
+/// Original source, destination, protocol and ports of a conntrack.
+type Want = (&'static str, &'static str, u8, Option<(u16, u16)>);
+
+fn expected(t: &Traffic) -> Vec<Want> {
+    vec![
+        ("198.51.100.77", "192.0.2.81", 6, Some((40000, 443))),
+        ("198.51.100.78", "192.0.2.82", 1, None),
+        ("198.51.100.10", "192.0.2.80", 6, Some((t.tcp_sport, 8080))),
+        ("198.51.100.10", "192.0.2.80", 17, Some((t.udp_sport, 5353))),
+    ]
+}
+
+/// The whole scenario between a primary `wa` and a backup `wb`: sync of real and manual
+/// conntracks, commit into b's kernel (with the NAT reply tuple rebuilt), deletion.
+fn scenario(wa: Impl, wb: Impl, mode: Mode, link: Link, commit_client: Impl) {
+    let n = net();
+    let dir = n.lab.dir();
+    let da = Daemon::start(
+        wa,
+        &n.a,
+        dir,
+        "a",
+        &conf_text(dir, "a", mode, link, "203.0.113.1", "203.0.113.2"),
+    );
+    let db = Daemon::start(
+        wb,
+        &n.b,
+        dir,
+        "b",
+        &conf_text(dir, "b", mode, link, "203.0.113.2", "203.0.113.1"),
+    );
+    if link == Link::Tcp {
+        // The channel needs both connections before the first message.
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+
+    let t = traffic(&n);
+    insert_manual(&n);
+    let want = expected(&t);
+    let deadline = Instant::now() + WAIT;
+    let last = loop {
+        let last = db.dump("-e", &da);
+        if want
+            .iter()
+            .all(|&(s, d, p, ports)| has(&last, s, d, p, ports))
+        {
+            break last;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "b's external cache never held a's conntracks: {last:#?}\n{}\n{}",
+            da.logs(),
+            db.logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // The synced NAT entry carries its SNAT address and mark.
+    let nat = last
+        .iter()
+        .find(|c| c.ipv4 == v4("198.51.100.77", "192.0.2.81"))
+        .unwrap();
+    assert_eq!(nat.mark, Some(42), "{nat:?}");
+    assert!(
+        nat.status.is_some_and(|s| s & status::ASSURED != 0),
+        "{nat:?}"
+    );
+    assert!(db.external_active(&da) >= want.len() as u32);
+    // Nothing of the sync link itself (filtered) and nothing malformed.
+    assert!(
+        !last
+            .iter()
+            .any(|c| c.ipv4.is_some_and(|a| a.src.octets()[..3] == [203, 0, 113]))
+    );
+    let net_stats = parse_stats_network(&db.query(&["-s", "network"], &da)).unwrap();
+    assert_eq!(net_stats.rcv_malformed, 0, "b received malformed messages");
+
+    // Commit into b's kernel (the given client), then b's table has them, NAT rebuilt.
+    let before = n.b.run(&["conntrack", "-L"]);
+    assert!(
+        !before.contains("198.51.100.77"),
+        "b's table had the entry before the commit"
+    );
+    db.query_with(commit_client, &["-c"], &da);
+    let table = n.b.run(&["conntrack", "-L"]);
+    for needle in [
+        "src=198.51.100.77 dst=192.0.2.81 sport=40000 dport=443 src=192.0.2.81 dst=203.0.113.9 \
+         sport=443 dport=40000",
+        "mark=42",
+        "src=198.51.100.78 dst=192.0.2.82 type=8 code=0 id=4660",
+        &format!(
+            "src=198.51.100.10 dst=192.0.2.80 sport={} dport=8080",
+            t.tcp_sport
+        ),
+        &format!(
+            "src=198.51.100.10 dst=192.0.2.80 sport={} dport=5353",
+            t.udp_sport
+        ),
+    ] {
+        assert!(
+            table.contains(needle),
+            "b's kernel table lacks `{needle}` after -c:\n{table}\n{}\n{}",
+            da.logs(),
+            db.logs()
+        );
+    }
+
+    // Deletion on a reaches b's external cache.
+    n.a.run(&[
+        "conntrack",
+        "-D",
+        "-p",
+        "tcp",
+        "-s",
+        "198.51.100.77",
+        "-d",
+        "192.0.2.81",
+    ]);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let e = db.dump("-e", &da);
+        if !has(&e, "198.51.100.77", "192.0.2.81", 6, Some((40000, 443))) {
+            assert!(
+                has(&e, "198.51.100.78", "192.0.2.82", 1, None),
+                "deleted too much: {e:#?}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the deletion never reached b\n{}\n{}",
+            da.logs(),
+            db.logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn ctsyncd_to_ctsyncd_ftfw_udp() {
+    scenario(
+        Impl::Ctsyncd,
+        Impl::Ctsyncd,
+        Mode::Ftfw,
+        Link::Udp,
+        Impl::Ctsyncd,
+    );
+}
+
+#[test]
+fn ctsyncd_to_ctsyncd_ftfw_tcp() {
+    scenario(
+        Impl::Ctsyncd,
+        Impl::Ctsyncd,
+        Mode::Ftfw,
+        Link::Tcp,
+        Impl::Ctsyncd,
+    );
+}
+
+#[test]
+fn conntrackd_to_ctsyncd_ftfw_udp_real_client_commits() {
+    scenario(
+        Impl::Conntrackd,
+        Impl::Ctsyncd,
+        Mode::Ftfw,
+        Link::Udp,
+        Impl::Conntrackd,
+    );
+}
+
+#[test]
+fn ctsyncd_to_conntrackd_ftfw_udp() {
+    scenario(
+        Impl::Ctsyncd,
+        Impl::Conntrackd,
+        Mode::Ftfw,
+        Link::Udp,
+        Impl::Conntrackd,
+    );
+}
+
+#[test]
+fn conntrackd_to_ctsyncd_ftfw_multicast() {
+    scenario(
+        Impl::Conntrackd,
+        Impl::Ctsyncd,
+        Mode::Ftfw,
+        Link::Multicast,
+        Impl::Ctsyncd,
+    );
+}
+
+#[test]
+fn ctsyncd_to_conntrackd_ftfw_multicast() {
+    scenario(
+        Impl::Ctsyncd,
+        Impl::Conntrackd,
+        Mode::Ftfw,
+        Link::Multicast,
+        Impl::Conntrackd,
+    );
+}
+
+#[test]
+fn conntrackd_to_ctsyncd_notrack_udp() {
+    scenario(
+        Impl::Conntrackd,
+        Impl::Ctsyncd,
+        Mode::Notrack,
+        Link::Udp,
+        Impl::Ctsyncd,
+    );
+}
+
+#[test]
+fn ctsyncd_to_conntrackd_notrack_udp() {
+    scenario(
+        Impl::Ctsyncd,
+        Impl::Conntrackd,
+        Mode::Notrack,
+        Link::Udp,
+        Impl::Conntrackd,
+    );
+}
+
+/// `count` UDP conntracks 198.51.100.x:port → 192.0.2.x:53, created on `node` in batches.
+fn bulk_entries(node: &Node, count: u32) {
+    let entries: Vec<CtRepr> = (0..count)
+        .map(|i| CtRepr {
+            ipv4: v4(
+                &format!("198.51.100.{}", 100 + i / 60000),
+                &format!("192.0.2.{}", 100 + (i / 30000) % 100),
+            ),
+            l4proto: Some(17),
+            port: Some(Pair::new(1024 + (i % 30000) as u16, 53)),
+            timeout: Some(1800),
+            ..CtRepr::default()
+        })
+        .collect();
+    let report = node.enter(|| {
+        let mut s = CtnlSocket::open().expect("ctnetlink socket");
+        s.commit(&entries, CommitConfig::default()).expect("commit")
+    });
+    assert_eq!(report.stats.created, u64::from(count), "{report:?}");
+}
+
+/// FTFW with one sync datagram in five dropped at b still converges, for both receivers.
+fn lossy(wa: Impl, wb: Impl) {
+    let n = net();
+    let dir = n.lab.dir();
+    let mode = Mode::Ftfw;
+    let da = Daemon::start(
+        wa,
+        &n.a,
+        dir,
+        "a",
+        &conf_text(dir, "a", mode, Link::Udp, "203.0.113.1", "203.0.113.2"),
+    );
+    let db = Daemon::start(
+        wb,
+        &n.b,
+        dir,
+        "b",
+        &conf_text(dir, "b", mode, Link::Udp, "203.0.113.2", "203.0.113.1"),
+    );
+    n.b.run(&["nft", "add", "table", "inet", "hkcs"]);
+    n.b.run(&[
+        "nft",
+        "add",
+        "chain",
+        "inet",
+        "hkcs",
+        "hkin",
+        "{ type filter hook input priority 0; policy accept; }",
+    ]);
+    n.b.run(&[
+        "nft", "add", "rule", "inet", "hkcs", "hkin", "udp", "dport", "3780", "numgen", "random",
+        "mod", "5", "==", "0", "counter", "drop",
+    ]);
+    const N: u32 = 3000;
+    bulk_entries(&n.a, N);
+    // Keep the state changing, as live traffic does: every new message shows the peer the
+    // gaps left by the drops, which it fills with NACKs (a silent link only carries ACKs).
+    let mut extra = 0u32;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let got = db.external_active(&da);
+        if got >= N + extra {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "b holds {got} of {} conntracks\nb: {}\na: {}\n{}\n{}",
+            N + extra,
+            db.query(&["-s", "network"], &da),
+            da.query(&["-s", "network"], &db),
+            da.logs(),
+            db.logs()
+        );
+        let ct = CtRepr {
+            ipv4: v4("198.51.100.99", "192.0.2.99"),
+            l4proto: Some(17),
+            port: Some(Pair::new(2000 + extra as u16, 54)),
+            timeout: Some(1800),
+            ..CtRepr::default()
+        };
+        n.a.enter(|| {
+            let mut s = CtnlSocket::open().expect("ctnetlink socket");
+            s.commit(&[ct], CommitConfig::default()).expect("commit")
+        });
+        extra += 1;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let rules = n.b.run(&["nft", "list", "table", "inet", "hkcs"]);
+    assert!(
+        !rules.contains("packets 0 "),
+        "nothing was dropped: {rules}"
+    );
+    let net_stats = parse_stats_network(&db.query(&["-s", "network"], &da)).unwrap();
+    assert!(net_stats.rcv_lost > 0, "b saw no loss: {net_stats:?}");
+    assert!(db.dump("-e", &da).len() >= N as usize);
+}
+
+#[test]
+#[ignore = "open: under a 20% drop at b, FTFW does not converge here for conntrackd-to-conntrackd either (ftfw_lossy_link_converges_conntrackd_to_conntrackd); run with --ignored"]
+fn ftfw_lossy_link_converges_ctsyncd_to_ctsyncd() {
+    lossy(Impl::Ctsyncd, Impl::Ctsyncd);
+}
+
+#[test]
+#[ignore = "open: under a 20% drop at b, FTFW does not converge here for conntrackd-to-conntrackd either (ftfw_lossy_link_converges_conntrackd_to_conntrackd); run with --ignored"]
+fn ftfw_lossy_link_converges_conntrackd_to_ctsyncd() {
+    lossy(Impl::Conntrackd, Impl::Ctsyncd);
+}
+
+#[test]
+#[ignore = "open: under a 20% drop at b, FTFW does not converge here for conntrackd-to-conntrackd either (ftfw_lossy_link_converges_conntrackd_to_conntrackd); run with --ignored"]
+fn ftfw_lossy_link_converges_ctsyncd_to_conntrackd() {
+    lossy(Impl::Ctsyncd, Impl::Conntrackd);
+}
+
+/// The backup restarts with an empty cache; `-n` asks the primary for a resync.
+fn resync(wa: Impl, wb: Impl) {
+    let n = net();
+    let dir = n.lab.dir();
+    let mode = Mode::Ftfw;
+    let da = Daemon::start(
+        wa,
+        &n.a,
+        dir,
+        "a",
+        &conf_text(dir, "a", mode, Link::Udp, "203.0.113.1", "203.0.113.2"),
+    );
+    let mut db = Daemon::start(
+        wb,
+        &n.b,
+        dir,
+        "b",
+        &conf_text(dir, "b", mode, Link::Udp, "203.0.113.2", "203.0.113.1"),
+    );
+    const N: u32 = 500;
+    bulk_entries(&n.a, N);
+    wait_until(WAIT, "b to hold a's conntracks", || {
+        db.external_active(&da) >= N
+    });
+    db.stop();
+    db.launch();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        db.external_active(&da),
+        0,
+        "a restarted b should start empty"
+    );
+    db.query(&["-n"], &da);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let got = db.external_active(&da);
+        if got >= N {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "after -n b holds {got} of {N}\n{}\n{}",
+            da.logs(),
+            db.logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn resync_conntrackd_primary_ctsyncd_backup() {
+    resync(Impl::Conntrackd, Impl::Ctsyncd);
+}
+
+#[test]
+fn resync_ctsyncd_primary_conntrackd_backup() {
+    resync(Impl::Ctsyncd, Impl::Conntrackd);
+}
+
+#[test]
+#[ignore = "open: under a 20% drop at b, FTFW does not converge here for conntrackd-to-conntrackd either (ftfw_lossy_link_converges_conntrackd_to_conntrackd); run with --ignored"]
+fn ftfw_lossy_link_converges_conntrackd_to_conntrackd() {
+    lossy(Impl::Conntrackd, Impl::Conntrackd);
+}
