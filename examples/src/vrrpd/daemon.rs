@@ -1464,12 +1464,21 @@ pub(crate) async fn run(opts: Options) -> i32 {
     for u in 0..d.units.len() {
         d.drain(u);
     }
+    let timer = match sys::TimerFd::new().and_then(sys::register) {
+        Ok(t) => t,
+        Err(e) => {
+            log!("timerfd: {e}");
+            return 1;
+        }
+    };
     loop {
-        let deadline = d.deadline();
+        if let Err(e) = timer.get_ref().set(d.deadline()) {
+            log!("timerfd: {e}");
+        }
         let sleep = async {
-            match deadline {
-                Some(t) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
-                None => std::future::pending().await,
+            if let Ok(mut guard) = timer.readable().await {
+                guard.get_inner().clear();
+                guard.clear_ready();
             }
         };
         tokio::select! {

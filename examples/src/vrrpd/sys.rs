@@ -1,6 +1,7 @@
 //! The few system calls socket2 and tokio do not wrap safely: `IPV6_CHECKSUM`,
 //! `IPV6_RECVPKTINFO`, `recvmsg` with its control messages (IPv6 hop limit and destination),
-//! tokio's `AsyncFd::register`, and `sched_setscheduler` (keepalived's `vrrp_rt_priority`).
+//! tokio's `AsyncFd::register`, `sched_setscheduler` (keepalived's `vrrp_rt_priority`) and a
+//! timerfd for deadlines finer than tokio's millisecond wheel.
 //!
 //! Why `recvmsg` rather than an AF_PACKET socket for the IPv6 hop limit: the kernel already
 //! verifies the checksum (with `IPV6_CHECKSUM`) and filters by protocol; the hop limit and the
@@ -131,5 +132,64 @@ pub(crate) fn set_realtime(priority: u8) -> io::Result<()> {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
+    }
+}
+
+/// A `CLOCK_MONOTONIC` timerfd: the state machines' deadlines to the microsecond (tokio's
+/// timer wheel rounds up to the next millisecond, which at 10 ms adverts is a tenth of an
+/// interval). `Instant` is `CLOCK_MONOTONIC` on Linux, so relative arming is exact.
+#[derive(Debug)]
+pub(crate) struct TimerFd(std::os::fd::OwnedFd);
+
+impl TimerFd {
+    /// A disarmed, non-blocking timer.
+    pub(crate) fn new() -> io::Result<Self> {
+        // SAFETY: plain syscall with constant arguments; the returned fd is checked and owned.
+        let fd = unsafe {
+            libc::timerfd_create(
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+        Ok(Self(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }))
+    }
+
+    /// Arms the timer for `deadline` (at once if it has passed), or disarms it.
+    pub(crate) fn set(&self, deadline: Option<std::time::Instant>) -> io::Result<()> {
+        // SAFETY: all-zero is a valid `itimerspec` (a disarmed timer).
+        let mut spec: libc::itimerspec = unsafe { zeroed() };
+        if let Some(t) = deadline {
+            let d = t.saturating_duration_since(std::time::Instant::now());
+            // A zero it_value disarms: fire after 1 ns instead.
+            let d = d.max(std::time::Duration::from_nanos(1));
+            spec.it_value.tv_sec = libc::time_t::try_from(d.as_secs()).unwrap_or(libc::time_t::MAX);
+            spec.it_value.tv_nsec = libc::c_long::from(d.subsec_nanos() as i32);
+        }
+        // SAFETY: the fd is a timerfd we own; `spec` is initialised and outlives the call; the
+        // old value is not asked for (null).
+        let rc =
+            unsafe { libc::timerfd_settime(self.0.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// Consumes the expiry count so the fd stops being readable.
+    pub(crate) fn clear(&self) {
+        let mut buf = [0u8; 8];
+        // SAFETY: reads at most 8 bytes into a live 8-byte buffer; a would-block error is fine.
+        let _ = unsafe { libc::read(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    }
+}
+
+impl AsRawFd for TimerFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
     }
 }
