@@ -3,5 +3,6 @@
 /// ctnetlink socket glue: dump, events, batched commit.
 pub mod ctnl;
 pub mod ctsyncd;
+pub mod dhcp4d;
 pub mod netns;
 pub mod vrrpd;
