@@ -214,3 +214,43 @@ fn vmac_pair_one_master_and_failover() {
         reaches(&client)
     });
 }
+
+fn counter(sock: &Path, name: &str) -> u64 {
+    control::call(sock, &Request::Status)
+        .ok()
+        .and_then(|v| v["instances"][0]["counters"][name].as_u64())
+        .unwrap_or(0)
+}
+
+/// Both IPv4 checksum conventions of VRRPv3: two vrrpd routers with `v3_checksum_as_v2`
+/// (RFC 9568's message-only checksum) agree; a pair where only one uses it still works (vrrpd
+/// accepts both forms) and counts each advert of the other convention.
+#[test]
+fn v3_checksum_conventions_between_vrrpd() {
+    let lab = Lab::new("vrrpdcs");
+    let r1 = lab.add_node("r1");
+    let r2 = lab.add_node("r2");
+    r1.add_addr(NODE_IF, "192.0.2.1/24");
+    r2.add_addr(NODE_IF, "192.0.2.2/24");
+    let as_v2 = |prio| conf(prio).replace("  version 3\n", "  version 3\n  v3_checksum_as_v2\n");
+    let (_p1, s1) = spawn(&r1, lab.dir(), &as_v2(200));
+    let (mut p2, s2) = spawn(&r2, lab.dir(), &as_v2(100));
+    wait_until(WAIT, "r1 MASTER, r2 BACKUP hearing ten adverts", || {
+        state(&s1).as_deref() == Some("MASTER")
+            && state(&s2).as_deref() == Some("BACKUP")
+            && adverts_rx(&s2) >= 10
+    });
+    assert_eq!(counter(&s2, "checksum_errors"), 0);
+    assert_eq!(counter(&s2, "checksum_convention_mismatch"), 0);
+    // r2 with the default (pseudo-header) convention: still one Master, mismatches counted.
+    p2.terminate(WAIT);
+    let (_p2, s2) = spawn(&r2, lab.dir(), &conf(100));
+    wait_until(
+        WAIT,
+        "r2 BACKUP hearing ten adverts of the other convention",
+        || state(&s2).as_deref() == Some("BACKUP") && adverts_rx(&s2) >= 10,
+    );
+    assert_eq!(state(&s1).as_deref(), Some("MASTER"));
+    assert_eq!(counter(&s2, "checksum_errors"), 0);
+    assert!(counter(&s2, "checksum_convention_mismatch") >= 10);
+}
