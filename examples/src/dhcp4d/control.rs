@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use dhcp4_ha::control::Answer;
 use dhcp4_ha::control::handler::{self, ControlHandler};
-use dhcp4_ha::server::Server;
+use dhcp4_ha::server::{Origin, Server};
 
 /// What the daemon must do after answering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,13 +42,15 @@ fn is_config_reload(body: &[u8]) -> bool {
     })
 }
 
-/// Answers one command (`body`: the JSON the client sent).
+/// Answers one command (`body`: the JSON the client sent; `origin`: whom its lease changes
+/// are attributed to, [`Origin::Partner`] for the HA partner's).
 pub(crate) fn dispatch(
     handler: &mut ControlHandler,
     server: &mut Server,
     now: Instant,
     unix: u64,
     body: &[u8],
+    origin: Origin,
 ) -> Reply {
     if is_config_reload(body) {
         // Answered by the daemon after the reload (see `Daemon::command`).
@@ -58,7 +60,7 @@ pub(crate) fn dispatch(
             action: Action::Reload,
         };
     }
-    let reply = handler.handle(server, now, unix, body);
+    let reply = handler.handle_from(server, now, unix, body, origin);
     let mut text = reply.socket_text();
     let mut http = reply.http_text();
     let action = match &reply.action {

@@ -22,7 +22,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dhcp4_ha::config::{self, Config, Dhcp4, IncludeLoader, SocketType};
 use dhcp4_ha::control::Answer;
+use dhcp4_ha::control::Request;
 use dhcp4_ha::control::handler::ControlHandler;
+use dhcp4_ha::ha::{HaConfig, HaEvent, merge_leases};
 use dhcp4_ha::http::{Response as HttpResponse, ServerConn, http_date};
 use dhcp4_ha::lease::{LeaseState, LeaseStore as _, MemoryStore};
 use dhcp4_ha::server::{
@@ -38,6 +40,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 
 use super::control::{self, Action};
+use super::ha::{self, HaNode, ListenerMsg, PeerAnswer};
 use super::log::{Logs, Severity, klog};
 use super::store::{self, LeaseFile, Lfc};
 use super::{net, sys};
@@ -70,6 +73,9 @@ pub(crate) struct Options {
     pub(crate) fsync: bool,
     /// `--http ADDR:PORT`: serve control commands over HTTP too.
     pub(crate) http: Option<SocketAddr>,
+    /// `--clock-offset SECONDS`: added to the wall clock the HA service sees (tests of
+    /// Kea's clock-skew checks).
+    pub(crate) clock_offset: i64,
 }
 
 /// Resolves `<?include "path"?>` relative to the configuration file's directory.
@@ -99,7 +105,8 @@ pub(crate) fn read_config(path: &Path) -> Result<Config, config::ConfigError> {
     config::parse(&text, &name, &mut FileIncludes(dir))
 }
 
-fn unix_now() -> u64 {
+/// The wall clock in unix seconds.
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -215,6 +222,8 @@ struct Daemon {
     send_errors: u64,
     /// Queries dropped while the service was disabled (`dhcp-disable`).
     disabled_drops: u64,
+    /// The HA service, when `libdhcp_ha.so` is configured.
+    ha: Option<HaNode>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -251,13 +260,18 @@ impl Daemon {
     }
 
     fn note_config(&mut self) {
-        if self.cfg.ha_hook().is_some() {
+        if let Some(ha) = &self.ha {
+            let c = ha.service.config();
             klog!(
                 self.logs,
-                "dhcp4",
-                Warn,
-                "DHCP4_CONFIG_HA",
-                "libdhcp_ha.so is configured: dhcp4d runs it as a standalone server (no HA)"
+                "ha-hooks",
+                Info,
+                "HA_CONFIGURED",
+                "this server {} is {} in {} mode, {} peers; DHCP service follows the HA state",
+                c.this_server_name,
+                c.this_server().role.name(),
+                c.mode.name(),
+                c.peers.len()
             );
         }
         if self.cfg.multi_threading.enable == Some(true) {
@@ -300,6 +314,12 @@ impl Daemon {
             if !self.handler.is_enabled(now) {
                 // `dhcp-disable`: queries are dropped unanswered.
                 self.disabled_drops += 1;
+                continue;
+            }
+            if let Some(ha) = &mut self.ha
+                && !ha.should_serve(now, &self.buf[..rx.len])
+            {
+                // Out of this server's scopes, or the HA state turns DHCP off.
                 continue;
             }
             let meta = RxMeta {
@@ -352,11 +372,30 @@ impl Daemon {
     /// Writes the rows of every pending lease change in one commit, releases the replies
     /// held for them, and sends every releasable reply.
     fn flush(&mut self) {
+        // HA: merging a fetched page makes more changes; a few rounds settle everything.
+        for _ in 0..16 {
+            self.commit_changes();
+            if !self.drive_ha() {
+                break;
+            }
+        }
+        while let Some(tx) = self.server.poll_transmit() {
+            self.send(&tx);
+        }
+    }
+
+    /// Writes the rows of the pending lease changes in one commit (and hands them to the HA
+    /// service), and releases the replies held for them.
+    fn commit_changes(&mut self) {
         let mut last = None;
+        let now = Instant::now();
         while let Some(ch) = self.server.poll_lease_change() {
             Self::log_change(&mut self.logs, &ch);
             if let Some(f) = &mut self.file {
                 f.push(&ch);
+            }
+            if let Some(ha) = &mut self.ha {
+                ha.lease_changed(now, &ch);
             }
             last = Some(ch.seq);
         }
@@ -384,9 +423,58 @@ impl Daemon {
                 self.server.discard_held(seq);
             }
         }
-        while let Some(tx) = self.server.poll_transmit() {
-            self.send(&tx);
+    }
+
+    /// Moves the HA service's outputs: gate actions to the server, events to the log (and
+    /// fetched leases into the store), requests to the peers. Returns whether the server has
+    /// new lease changes to commit.
+    fn drive_ha(&mut self) -> bool {
+        let Some(ha) = &mut self.ha else {
+            return false;
+        };
+        let now = Instant::now();
+        let committed = self.server.last_seq();
+        ha.apply_gates(&mut self.server);
+        while let Some(e) = ha.service.poll_event() {
+            match &e {
+                HaEvent::LeasesFetched { peer, leases } => {
+                    let out = merge_leases(&mut self.server, leases);
+                    klog!(
+                        self.logs,
+                        "ha-hooks",
+                        Info,
+                        e.kea_id(),
+                        "received {} leases from {peer}: {} added, {} updated, {} stale skipped, {} failed",
+                        leases.len(),
+                        out.added,
+                        out.updated,
+                        out.skipped,
+                        out.failed.len()
+                    );
+                    for (addr, why) in &out.failed {
+                        klog!(
+                            self.logs,
+                            "ha-hooks",
+                            Warn,
+                            "HA_LEASE_SYNC_FAILED",
+                            "synchronization failed for lease: {addr}, reason: {why}"
+                        );
+                    }
+                }
+                HaEvent::CommandAnswered { id, answer } => ha.answer_deferred(*id, answer),
+                _ => {
+                    let sev = ha_severity(&e);
+                    if self.logs.enabled("ha-hooks", sev) {
+                        self.logs
+                            .log("ha-hooks", sev, e.kea_id(), format_args!("{e}"));
+                    }
+                }
+            }
         }
+        ha.apply_gates(&mut self.server);
+        ha.send_requests(now);
+        // Lease changes from merged pages: commit them and go round again.
+        self.server.last_seq() != committed
     }
 
     fn log_reply(&mut self, tx: &Transmit) {
@@ -517,6 +605,7 @@ impl Daemon {
             self.server.poll_timeout(),
             self.next_lfc,
             self.handler.poll_timeout(),
+            self.ha.as_ref().and_then(|h| h.service.poll_timeout()),
         ]
         .into_iter()
         .flatten()
@@ -529,6 +618,12 @@ impl Daemon {
         }
         if self.server.poll_timeout().is_some_and(|t| t <= now) {
             self.server.handle_timeout(now, unix);
+        }
+        if let Some(ha) = &mut self.ha
+            && ha.service.poll_timeout().is_some_and(|t| t <= now)
+        {
+            let u = ha.unix(unix);
+            ha.service.handle_timeout(now, u);
         }
         if self.next_lfc.is_some_and(|t| t <= now) {
             self.flush();
@@ -571,8 +666,60 @@ impl Daemon {
 
     // ------------------------------------------------------------------ control, reload
 
-    fn command(&mut self, body: &[u8], http: bool, now: Instant, unix: u64) -> (String, Action) {
-        let reply = control::dispatch(&mut self.handler, &mut self.server, now, unix, body);
+    /// Answers a control command (unix socket, `--http`, or from the HA listener with
+    /// `origin` [`Origin::Partner`]) through `reply`, now or, for HA commands that need the
+    /// partner's answer first, later.
+    fn command(
+        &mut self,
+        body: &[u8],
+        http: bool,
+        origin: Origin,
+        reply: oneshot::Sender<String>,
+        now: Instant,
+        unix: u64,
+    ) -> Action {
+        let name = command_name(body);
+        if let Some(ha) = &mut self.ha {
+            if name.as_deref().is_some_and(ha::is_ha_command) {
+                let req = match Request::from_json(body) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let a = e
+                            .answer()
+                            .unwrap_or_else(|| Answer::error("invalid command"));
+                        let _ = reply.send(ha::encode(&a, http));
+                        return Action::None;
+                    }
+                };
+                if let Some((text, reply)) = ha.command(now, unix, &req, http, reply) {
+                    // Answered at once: after the flush, which sends what it asked for.
+                    self.flush();
+                    let _ = reply.send(text);
+                } else {
+                    self.flush();
+                }
+                return Action::None;
+            }
+            if name.as_deref() == Some("status-get") {
+                let st = ha.service.status(now);
+                self.handler
+                    .set_high_availability(Some(serde_json::Value::Array(vec![st])));
+            }
+        }
+        let (text, action) = self.control_command(body, http, origin, now, unix);
+        let _ = reply.send(text);
+        action
+    }
+
+    fn control_command(
+        &mut self,
+        body: &[u8],
+        http: bool,
+        origin: Origin,
+        now: Instant,
+        unix: u64,
+    ) -> (String, Action) {
+        let reply = control::dispatch(&mut self.handler, &mut self.server, now, unix, body, origin);
         // Lease changes made by the command are written before the answer.
         self.flush();
         if reply.action == Action::Reload {
@@ -613,6 +760,24 @@ impl Daemon {
                 "lease-database.name changed: takes effect at restart"
             );
         }
+        let mut server = server;
+        if let Some(ha) = &mut self.ha {
+            ha.on_new_server(&mut server);
+            let new_ha = cfg
+                .dhcp4
+                .ha_hook()
+                .map(|h| HaConfig::from_hook(h, None).map_err(|e| e.to_string()))
+                .transpose()?;
+            if new_ha.as_ref() != Some(ha.service.config()) {
+                klog!(
+                    self.logs,
+                    "ha-hooks",
+                    Warn,
+                    "HA_CONFIG_CHANGED",
+                    "the high-availability configuration changed: takes effect at restart"
+                );
+            }
+        }
         self.server = server;
         self.handler.set_config(cfg.clone(), now);
         self.logs = logs;
@@ -622,6 +787,33 @@ impl Daemon {
         self.cfg = cfg.dhcp4;
         self.note_config();
         Ok(())
+    }
+}
+
+/// The `command` of a JSON request body, if it has one.
+fn command_name(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v.get("command")?.as_str().map(str::to_owned)
+}
+
+/// The severity Kea logs an HA event with.
+fn ha_severity(e: &HaEvent) -> Severity {
+    match e {
+        HaEvent::HeartbeatFailed { .. }
+        | HaEvent::CommunicationInterrupted { .. }
+        | HaEvent::HighClockSkew(_)
+        | HaEvent::InvalidPartnerState(_)
+        | HaEvent::LeaseUpdateFailed { .. }
+        | HaEvent::LeaseUpdateConflict { .. }
+        | HaEvent::LeaseUpdateOverflow { .. }
+        | HaEvent::LeaseSyncFailed { .. }
+        | HaEvent::RequestFailed { .. }
+        | HaEvent::RestartPartner => Severity::Warn,
+        HaEvent::ClockSkewTermination(_) | HaEvent::Terminated | HaEvent::SyncFailed { .. } => {
+            Severity::Error
+        }
+        HaEvent::CommandAnswered { .. } => Severity::Debug,
+        _ => Severity::Info,
     }
 }
 
@@ -848,7 +1040,7 @@ pub(crate) async fn run(opts: Options) -> i32 {
     };
     let now = Instant::now();
     let leases = store.len();
-    let server = match Server::with_store(
+    let mut server = match Server::with_store(
         &cfg.dhcp4,
         store,
         ServerOptions {
@@ -878,6 +1070,42 @@ pub(crate) async fn run(opts: Options) -> i32 {
         "{leases} leases loaded in {:.3} s",
         t0.elapsed().as_secs_f64()
     );
+    // HA: the service, its peers' connections and its listener.
+    let (ha_answer_tx, mut ha_answer_rx) = mpsc::unbounded_channel::<PeerAnswer>();
+    let (ha_cmd_tx, mut ha_cmd_rx) = mpsc::channel::<ListenerMsg>(256);
+    let ha_node = match cfg.dhcp4.ha_hook() {
+        None => None,
+        Some(hook) => {
+            let started = HaConfig::from_hook(hook, None)
+                .map_err(|e| format!("failed to configure High Availability hooks library: {e}"))
+                .and_then(|c| {
+                    let addr = ha::listen_addr(&c)?;
+                    let policy = ha::listener_policy(&c)?;
+                    let mut node =
+                        HaNode::new(c, now, unix_now(), opts.clock_offset, &ha_answer_tx)?;
+                    node.on_new_server(&mut server);
+                    let bound = ha::serve_listener(addr, policy, ha_cmd_tx.clone())
+                        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+                    Ok((node, bound))
+                });
+            match started {
+                Ok((node, bound)) => {
+                    klog!(
+                        logs,
+                        "ha-hooks",
+                        Info,
+                        "HA_DEDICATED_LISTENER_STARTED",
+                        "started dedicated listener for HA commands on {bound}"
+                    );
+                    Some(node)
+                }
+                Err(e) => {
+                    klog!(logs, "dhcp4", Error, "DHCP4_CONFIG_LOAD_FAIL", "{e}");
+                    return 1;
+                }
+            }
+        }
+    };
     let socket_type = cfg.dhcp4.interfaces_config.dhcp_socket_type;
     let udp = match net::open_udp(opts.server_port).and_then(sys::register) {
         Ok(s) => s,
@@ -977,8 +1205,18 @@ pub(crate) async fn run(opts: Options) -> i32 {
         foreign: 0,
         send_errors: 0,
         disabled_drops: 0,
+        ha: ha_node,
         opts,
     };
+    if d.ha.is_some() {
+        let names: Vec<String> = dhcp4_ha::control::Command::ALL
+            .iter()
+            .map(|c| c.name())
+            .filter(|n| n.starts_with("ha-"))
+            .map(str::to_owned)
+            .collect();
+        d.handler.set_extra_commands(names);
+    }
     d.note_config();
     klog!(
         d.logs,
@@ -1015,8 +1253,26 @@ pub(crate) async fn run(opts: Options) -> i32 {
             }
             Some((body, http, reply)) = ctl_rx.recv() => {
                 let (now, unix) = (Instant::now(), unix_now());
-                let (text, action) = d.command(&body, http, now, unix);
-                let _ = reply.send(text);
+                let action = d.command(&body, http, Origin::Control, reply, now, unix);
+                if let Action::Shutdown(code) = action {
+                    exit = code;
+                    break;
+                }
+            }
+            Some((id, res)) = ha_answer_rx.recv() => {
+                let (now, unix) = (Instant::now(), unix_now());
+                if let Some(ha) = &mut d.ha {
+                    let u = ha.unix(unix);
+                    ha.service.handle_response(now, u, id, res);
+                    // Take every answer already there before the flush.
+                    while let Ok((id, res)) = ha_answer_rx.try_recv() {
+                        ha.service.handle_response(now, u, id, res);
+                    }
+                }
+            }
+            Some((body, reply)) = ha_cmd_rx.recv() => {
+                let (now, unix) = (Instant::now(), unix_now());
+                let action = d.command(&body, true, Origin::Partner, reply, now, unix);
                 if let Action::Shutdown(code) = action {
                     exit = code;
                     break;
@@ -1071,6 +1327,24 @@ pub(crate) async fn run(opts: Options) -> i32 {
         d.send_errors,
         d.disabled_drops
     );
+    if let Some(ha) = &d.ha {
+        let c = ha.service.counters();
+        klog!(
+            d.logs,
+            "ha-hooks",
+            Info,
+            "HA_DEINIT_OK",
+            "HA state {}: {} queries not served (scope or state), {} lease updates sent, {} acked, {} failed, {} replies dropped, {} heartbeats sent, {} failed",
+            ha.service.state(),
+            ha.not_served,
+            c.updates_sent,
+            c.updates_acked,
+            c.updates_failed,
+            ha.replies_dropped,
+            c.heartbeats_sent,
+            c.heartbeats_failed
+        );
+    }
     if let Some(cs) = &d.cfg.control_socket {
         let _ = std::fs::remove_file(&cs.socket_name);
     }

@@ -4,7 +4,7 @@
 //! round), and answers as `kea-dhcp4` 2.2 does.
 //!
 //! ```text
-//! dhcp4d -c FILE [-p PORT] [-P PORT] [--fsync] [--http ADDR:PORT]   run in the foreground
+//! dhcp4d -c FILE [-p PORT] [-P PORT] [--fsync] [--http ADDR:PORT] [--clock-offset S]   run
 //! dhcp4d -t FILE                                 check the configuration (exit 0, or 1 with Kea's error)
 //! dhcp4d -v | -V                                 version
 //! ```
@@ -21,6 +21,9 @@
 //! * Control: `control-socket.socket-name`, Kea's unix socket protocol, and with `--http`
 //!   Kea's control agent protocol (HTTP `POST /`); the commands are dhcp4-ha's
 //!   [`ControlHandler`](dhcp4_ha::control::handler::ControlHandler).
+//! * High Availability: with `libdhcp_ha.so` in `hooks-libraries`, Kea 2.2's HA (hot-standby,
+//!   load-balancing, passive-backup) with a Kea or dhcp4d partner: the listener on this
+//!   server's peer `url`, lease updates before replies, sync, failover; see the `ha` module.
 //! * Logs: `loggers[].output_options[].output` (`stdout`, `stderr`, `syslog[:name]`, a file)
 //!   with Kea's message ids (`DHCP4_STARTED`, `DHCP4_LEASE_ALLOC`, …).
 //!
@@ -33,6 +36,7 @@
 
 mod control;
 mod daemon;
+mod ha;
 mod log;
 mod net;
 mod store;
@@ -59,6 +63,8 @@ pub enum Cli {
         fsync: bool,
         /// `--http ADDR:PORT`: control commands over HTTP as well.
         http: Option<std::net::SocketAddr>,
+        /// `--clock-offset SECONDS`: shifts the wall clock the HA service sees (tests).
+        clock_offset: i64,
     },
     /// `-t FILE`: check the configuration.
     Check(PathBuf),
@@ -69,13 +75,14 @@ pub enum Cli {
 }
 
 /// The usage text.
-pub const USAGE: &str = "usage: dhcp4d -c FILE [-p PORT] [-P PORT] [--fsync] [--http ADDR:PORT] | -t FILE | -v | -V\n\
+pub const USAGE: &str = "usage: dhcp4d -c FILE [-p PORT] [-P PORT] [--fsync] [--http ADDR:PORT] [--clock-offset S] | -t FILE | -v | -V\n\
   -c FILE      kea-dhcp4.conf to run with\n\
   -t FILE      check the configuration and exit (0: valid, 1: Kea's error on stderr)\n\
   -p PORT      server port (default 67)\n\
   -P PORT      client port (default 68)\n\
   --fsync      fdatasync the lease file before releasing each batch of replies\n\
   --http A:P   serve control commands over HTTP on A:P too (Kea's control agent protocol)\n\
+  --clock-offset S  add S seconds to the clock the HA service sees (tests of clock skew)\n\
   -d           accepted for Kea compatibility (debug logging is set in loggers)\n\
   -v, -V       version, extended version\n";
 
@@ -88,6 +95,7 @@ impl Cli {
         let mut client_port = CLIENT_PORT;
         let mut fsync = false;
         let mut http = None;
+        let mut clock_offset = 0i64;
         let mut version = None;
         let mut it = args.into_iter();
         while let Some(a) = it.next() {
@@ -111,6 +119,12 @@ impl Cli {
                             .map_err(|_| format!("--http: {v} is not ADDR:PORT"))?,
                     );
                 }
+                "--clock-offset" => {
+                    let v = value("SECONDS")?;
+                    clock_offset = v
+                        .parse()
+                        .map_err(|_| format!("--clock-offset: {v} is not a number of seconds"))?;
+                }
                 "-d" => {}
                 "-v" => version = Some(Self::Version),
                 "-V" | "-W" => version = Some(Self::ExtendedVersion),
@@ -131,6 +145,7 @@ impl Cli {
                 client_port,
                 fsync,
                 http,
+                clock_offset,
             }),
             None => Err("-c FILE is required".into()),
         }
@@ -152,6 +167,11 @@ pub fn check(path: &std::path::Path) -> Result<(), String> {
         0,
     )
     .map_err(|e| format!("Error encountered: {e}"))?;
+    if let Some(hook) = cfg.dhcp4.ha_hook() {
+        dhcp4_ha::ha::HaConfig::from_hook(hook, None).map_err(|e| {
+            format!("Error encountered: failed to configure High Availability hooks library: {e}")
+        })?;
+    }
     Ok(())
 }
 
@@ -192,6 +212,7 @@ pub fn main(args: impl IntoIterator<Item = String>) -> i32 {
             client_port,
             fsync,
             http,
+            clock_offset,
         } => {
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -209,6 +230,7 @@ pub fn main(args: impl IntoIterator<Item = String>) -> i32 {
                 client_port,
                 fsync,
                 http,
+                clock_offset,
             }))
         }
     }
@@ -231,7 +253,8 @@ mod tests {
                 server_port: 67,
                 client_port: 68,
                 fsync: false,
-                http: None
+                http: None,
+                clock_offset: 0
             })
         );
         assert_eq!(
@@ -241,7 +264,8 @@ mod tests {
                 server_port: 1067,
                 client_port: 1068,
                 fsync: true,
-                http: None
+                http: None,
+                clock_offset: 0
             })
         );
         assert!(matches!(
@@ -249,6 +273,14 @@ mod tests {
             Ok(Cli::Run { http: Some(a), .. }) if a.port() == 8000
         ));
         assert!(parse(&["-c", "k", "--http", "localhost"]).is_err());
+        assert!(matches!(
+            parse(&["-c", "k", "--clock-offset", "-61"]),
+            Ok(Cli::Run {
+                clock_offset: -61,
+                ..
+            })
+        ));
+        assert!(parse(&["-c", "k", "--clock-offset", "x"]).is_err());
         assert_eq!(parse(&["-t", "k.conf"]), Ok(Cli::Check("k.conf".into())));
         assert_eq!(parse(&["-v"]), Ok(Cli::Version));
         assert_eq!(parse(&["-V"]), Ok(Cli::ExtendedVersion));

@@ -3,6 +3,8 @@
 //! statistics, reading lease files, and Kea's control socket protocol.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod ha;
+
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
 use std::net::Ipv4Addr;
@@ -26,16 +28,30 @@ pub const LEASE_CMDS: &str = "/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_lease_
 /// How long a daemon may take to start.
 pub const START: Duration = Duration::from_secs(10);
 
+/// Serialises the labs of one test binary: perfdhcp and the daemons are timing-sensitive, and
+/// several of them at once on a 2-core CI machine turn slow answers into perfdhcp "drops".
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Waits for the other labs of this test binary to finish (held until the lab is dropped).
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A lab with a server node `srv` (192.0.2.1/24) and a client node `cli` on one LAN.
 pub struct Setup {
     pub lab: Lab,
     pub srv: Node,
     pub cli: Node,
+    /// Dropped after the lab: the next test's lab starts once this one is gone.
+    _serial: std::sync::MutexGuard<'static, ()>,
 }
 
 impl Setup {
     /// `tag` must be unique per test file (the namespace prefix is `hk<tag>-…`).
     pub fn new(tag: &str, client_ip: Option<&str>) -> Self {
+        let serial = serial();
         let lab = Lab::new(tag);
         let srv = lab.add_node("srv");
         let cli = lab.add_node("cli");
@@ -43,7 +59,12 @@ impl Setup {
         if let Some(ip) = client_ip {
             cli.add_addr(NODE_IF, &format!("{ip}/24"));
         }
-        Self { lab, srv, cli }
+        Self {
+            lab,
+            srv,
+            cli,
+            _serial: serial,
+        }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {

@@ -1,0 +1,560 @@
+//! Kea HA benchmark: perfdhcp against a dhcp4d pair and a kea-dhcp4 2.2 pair with the same
+//! configuration (hot-standby, then load-balancing), in one run; and the failover gap (how
+//! long clients get no ACK after SIGKILL of the primary) of both with the same timers.
+//!
+//! * **DORA/s at ≤ 2.5 % drops**: `perfdhcp -R 241 -r RATE -p SECONDS`, the rate doubled from
+//!   250 until a step fails, then bisected; the figure is ACKs / SECONDS of the best passing
+//!   step. Every ACK waits for the partner's `lease4-update` acknowledgement.
+//! * **Failover**: hot-standby, heartbeat 1 s, max-response-delay 3 s, max-unacked-clients 0;
+//!   perfdhcp at 50 DORA/s, SIGKILL of server1 after 4 s; from tcpdump's timestamps in the
+//!   client namespace, the longest time without an ACK around the kill; the time from the
+//!   kill to the standby's partner-down (`status-get` polled every 50 ms); the ACKed
+//!   addresses missing from the standby afterwards.
+//!
+//! Only TEST-NET addresses: pool 192.0.2.10–250, so perfdhcp's 241 clients return and renew
+//! (one memfile row and one lease update per ACK). Load-balancing uses one shared pool for
+//! both implementations (dhcp4d's pools take no client classes yet).
+//!
+//! ```text
+//! cargo build --release -p examples --bin dhcp4d --example dhcp_ha_bench
+//! sudo $CARGO_TARGET_DIR/release/examples/dhcp_ha_bench [--seconds N] [--modes hs,lb]
+//!     [--impls dhcp4d,kea] [--skip-failover] [--dhcp4d PATH]
+//! ```
+//!
+//! Needs root, iproute2, perfdhcp, tcpdump and kea-dhcp4 with the HA and lease_cmds hooks.
+
+use std::io::{Read as _, Write as _};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use examples::netns::{Lab, NODE_IF, Node, Proc, require_bin, wait_until};
+use serde_json::{Value, json};
+
+const LEASE_CMDS: &str = "/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_lease_cmds.so";
+const HA_LIB: &str = "/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_ha.so";
+const SRV_IP: [&str; 2] = ["192.0.2.1", "192.0.2.3"];
+const CLI_IP: &str = "192.0.2.2";
+const CLIENTS: u32 = 241;
+const MAX_DROPS: f64 = 2.5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Impl {
+    Dhcp4d,
+    Kea,
+}
+
+impl Impl {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Dhcp4d => "dhcp4d",
+            Self::Kea => "kea",
+        }
+    }
+}
+
+struct Args {
+    seconds: u32,
+    modes: Vec<&'static str>,
+    impls: Vec<Impl>,
+    failover: bool,
+    dhcp4d: PathBuf,
+}
+
+fn args() -> Args {
+    let exe = std::env::current_exe().expect("current exe");
+    let mut a = Args {
+        seconds: 5,
+        modes: vec!["hot-standby", "load-balancing"],
+        impls: vec![Impl::Dhcp4d, Impl::Kea],
+        failover: true,
+        dhcp4d: exe
+            .parent()
+            .and_then(Path::parent)
+            .map(|d| d.join("dhcp4d"))
+            .unwrap_or_default(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(x) = it.next() {
+        let mut v = || it.next().unwrap_or_else(|| panic!("{x} needs a value"));
+        match x.as_str() {
+            "--seconds" => a.seconds = v().parse().expect("--seconds N"),
+            "--modes" => {
+                a.modes = v()
+                    .split(',')
+                    .map(|m| match m {
+                        "hs" | "hot-standby" => "hot-standby",
+                        "lb" | "load-balancing" => "load-balancing",
+                        o => panic!("unknown mode {o}"),
+                    })
+                    .collect();
+            }
+            "--impls" => {
+                a.impls = v()
+                    .split(',')
+                    .map(|m| match m {
+                        "dhcp4d" => Impl::Dhcp4d,
+                        "kea" => Impl::Kea,
+                        o => panic!("unknown implementation {o}"),
+                    })
+                    .collect();
+            }
+            "--skip-failover" => a.failover = false,
+            "--dhcp4d" => a.dhcp4d = v().into(),
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    assert!(
+        a.dhcp4d.is_file(),
+        "{} not found: build it (cargo build --release -p examples --bin dhcp4d) or pass --dhcp4d",
+        a.dhcp4d.display()
+    );
+    a
+}
+
+struct Bench {
+    lab: Lab,
+    srv: [Node; 2],
+    cli: Node,
+    dhcp4d: PathBuf,
+}
+
+impl Bench {
+    fn sock(&self, i: usize) -> PathBuf {
+        self.lab.dir().join(format!("ctrl{}.sock", i + 1))
+    }
+
+    fn config(&self, i: usize, mode: &str) -> Value {
+        let role2 = if mode == "load-balancing" {
+            "secondary"
+        } else {
+            "standby"
+        };
+        let dir = self.lab.dir();
+        json!({ "Dhcp4": {
+            "interfaces-config": { "interfaces": [NODE_IF] },
+            "control-socket": { "socket-type": "unix", "socket-name": self.sock(i) },
+            "lease-database": { "type": "memfile", "persist": true,
+                                "name": dir.join(format!("leases{}.csv", i + 1)), "lfc-interval": 0 },
+            "multi-threading": { "enable-multi-threading": true, "thread-pool-size": 2,
+                                 "packet-queue-size": 64 },
+            "valid-lifetime": 3600, "renew-timer": 900, "rebind-timer": 1800,
+            "hooks-libraries": [
+                { "library": LEASE_CMDS },
+                { "library": HA_LIB, "parameters": { "high-availability": [ {
+                    "this-server-name": format!("server{}", i + 1), "mode": mode,
+                    "heartbeat-delay": 1000, "max-response-delay": 3000, "max-ack-delay": 1000,
+                    "max-unacked-clients": 0, "sync-page-limit": 10000,
+                    "multi-threading": { "enable-multi-threading": true,
+                        "http-dedicated-listener": true, "http-listener-threads": 2,
+                        "http-client-threads": 2 },
+                    "peers": [
+                        { "name": "server1", "url": format!("http://{}:8001/", SRV_IP[0]),
+                          "role": "primary", "auto-failover": true },
+                        { "name": "server2", "url": format!("http://{}:8001/", SRV_IP[1]),
+                          "role": role2, "auto-failover": true } ] } ] } }
+            ],
+            "subnet4": [ { "id": 1, "subnet": "192.0.2.0/24",
+                           "pools": [ { "pool": "192.0.2.10 - 192.0.2.250" } ] } ],
+            "loggers": [ { "name": "kea-dhcp4", "severity": "WARN",
+                           "output_options": [ { "output": dir.join(format!("server{}.log", i + 1)) } ] } ]
+        } })
+    }
+
+    fn start(&self, i: usize, which: Impl, mode: &str) -> Proc {
+        let dir = self.lab.dir();
+        let path = dir.join(format!("server{}.conf", i + 1));
+        std::fs::write(
+            &path,
+            serde_json::to_vec_pretty(&self.config(i, mode)).unwrap(),
+        )
+        .unwrap();
+        let sock = self.sock(i);
+        let _ = std::fs::remove_file(&sock);
+        let p = path.to_str().unwrap();
+        let mut proc = match which {
+            Impl::Dhcp4d => self.srv[i].spawn(&[self.dhcp4d.to_str().unwrap(), "-c", p]),
+            Impl::Kea => {
+                let kea = require_bin("kea-dhcp4");
+                let d = dir.join(format!("kea{}", i + 1));
+                std::fs::create_dir_all(&d).unwrap();
+                let d = d.to_str().unwrap();
+                self.srv[i].spawn(&[
+                    "env",
+                    &format!("KEA_PIDFILE_DIR={d}"),
+                    &format!("KEA_LOCKFILE_DIR={d}"),
+                    kea.to_str().unwrap(),
+                    "-c",
+                    p,
+                ])
+            }
+        };
+        wait_until(Duration::from_secs(30), "control socket", || {
+            assert!(proc.is_running(), "server{} exited: {}", i + 1, proc.log());
+            UnixStream::connect(&sock).is_ok()
+        });
+        proc
+    }
+
+    fn state(&self, i: usize) -> String {
+        let a = command(&self.sock(i), "status-get");
+        a["arguments"]["high-availability"][0]["ha-servers"]["local"]["state"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }
+
+    fn pair(&self, which: Impl, mode: &str) -> [Proc; 2] {
+        for i in 0..2 {
+            let _ = std::fs::remove_file(self.lab.dir().join(format!("leases{}.csv", i + 1)));
+        }
+        let a = self.start(0, which, mode);
+        let b = self.start(1, which, mode);
+        wait_until(Duration::from_secs(30), "both servers normal", || {
+            self.state(0) == mode && self.state(1) == mode
+        });
+        let n = CLIENTS.to_string();
+        wait_until(Duration::from_secs(30), "the warm-up DORA", || {
+            perfdhcp(&self.cli, &["-r", "200", "-n", &n]).acks >= u64::from(CLIENTS) * 9 / 10
+        });
+        [a, b]
+    }
+}
+
+fn command(sock: &Path, command: &str) -> Value {
+    let Ok(mut s) = UnixStream::connect(sock) else {
+        return Value::Null;
+    };
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let _ = s.write_all(json!({ "command": command }).to_string().as_bytes());
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    serde_json::from_slice(&out).unwrap_or(Value::Null)
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Run {
+    acks: u64,
+    drop_pct: f64,
+}
+
+fn perfdhcp(cli: &Node, extra: &[&str]) -> Run {
+    let bin = require_bin("perfdhcp");
+    let clients = CLIENTS.to_string();
+    let mut cmd = vec![
+        bin.to_str().unwrap(),
+        "-4",
+        "-l",
+        NODE_IF,
+        "-R",
+        &clients,
+        "-W",
+        "500000",
+    ];
+    cmd.extend_from_slice(extra);
+    let out = cli.output(&cmd);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut run = Run::default();
+    let mut section = String::new();
+    let (mut sent, mut drops) = (
+        std::collections::BTreeMap::new(),
+        std::collections::BTreeMap::new(),
+    );
+    for l in text.lines() {
+        let num = |l: &str| {
+            l.split(':')
+                .nth(1)
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        if let Some(s) = l.strip_prefix("***Statistics for: ") {
+            section = s.trim_end_matches('*').to_owned();
+        } else if l.starts_with("sent packets:") {
+            sent.insert(section.clone(), num(l));
+        } else if l.starts_with("drops:") {
+            drops.insert(section.clone(), num(l));
+        } else if l.starts_with("received packets:") && section == "REQUEST-ACK" {
+            run.acks = num(l) as u64;
+        }
+    }
+    for s in ["DISCOVER-OFFER", "REQUEST-ACK"] {
+        let n: f64 = sent.get(s).copied().unwrap_or(0.0);
+        let d: f64 = drops.get(s).copied().unwrap_or(0.0);
+        run.drop_pct = run
+            .drop_pct
+            .max(if n > 0.0 { 100.0 * d / n } else { 100.0 });
+    }
+    run
+}
+
+/// Highest DORA/s with drops ≤ 2.5 %.
+fn search(cli: &Node, secs: u32) -> f64 {
+    let p = secs.to_string();
+    let mut best = 0.0f64;
+    let mut try_rate = |r: u32| {
+        let run = perfdhcp(cli, &["-r", &r.to_string(), "-p", &p]);
+        let rate = run.acks as f64 / f64::from(secs);
+        eprintln!(
+            "    -r {r:>6}: {rate:>8.1} DORA/s, drops {:>5.2} %",
+            run.drop_pct
+        );
+        let ok = run.drop_pct <= MAX_DROPS;
+        if ok {
+            best = best.max(rate);
+        }
+        ok
+    };
+    let (mut lo, mut hi) = (0u32, 0u32);
+    let mut r = 250;
+    while r <= 64_000 {
+        if try_rate(r) {
+            lo = r;
+            r *= 2;
+        } else {
+            hi = r;
+            break;
+        }
+    }
+    if hi == 0 {
+        hi = r;
+    }
+    for _ in 0..4 {
+        if hi - lo <= lo / 20 + 25 {
+            break;
+        }
+        let mid = (lo + hi) / 2;
+        if try_rate(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    best
+}
+
+/// (timestamp, source, yiaddr) of the ACKs in a pcap file (Ethernet, IPv4, UDP).
+fn acks(bytes: &[u8]) -> Vec<(f64, [u8; 4], [u8; 4])> {
+    let mut out = Vec::new();
+    if bytes.len() < 24 {
+        return out;
+    }
+    let magic = &bytes[..4];
+    let le = matches!(magic, [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1]);
+    let nanos = matches!(magic, [0x4d, 0x3c, 0xb2, 0xa1] | [0xa1, 0xb2, 0x3c, 0x4d]);
+    let u32_at = |i: usize| {
+        let a: [u8; 4] = bytes[i..i + 4].try_into().unwrap();
+        if le {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        }
+    };
+    let mut i = 24;
+    while i + 16 <= bytes.len() {
+        let ts = f64::from(u32_at(i)) + f64::from(u32_at(i + 4)) / if nanos { 1e9 } else { 1e6 };
+        let len = u32_at(i + 8) as usize;
+        let Some(f) = bytes.get(i + 16..i + 16 + len) else {
+            break;
+        };
+        i += 16 + len;
+        if f.len() < 14 + 20 + 8 + 240 || f[12..14] != [8, 0] || f[23] != 17 {
+            continue;
+        }
+        let ihl = usize::from(f[14] & 0x0f) * 4;
+        let d = &f[14 + ihl + 8..];
+        if d.len() < 240 || d[0] != 2 {
+            continue;
+        }
+        // Option 53 = 5 (ACK), scanned in the options field.
+        let mut j = 240;
+        let mut ack = false;
+        while j + 1 < d.len() && d[j] != 255 {
+            if d[j] == 0 {
+                j += 1;
+                continue;
+            }
+            let l = usize::from(d[j + 1]);
+            if d[j] == 53 && l == 1 && d.get(j + 2) == Some(&5) {
+                ack = true;
+            }
+            j += 2 + l;
+        }
+        if ack {
+            out.push((
+                ts,
+                [f[26], f[27], f[28], f[29]],
+                [d[16], d[17], d[18], d[19]],
+            ));
+        }
+    }
+    out
+}
+
+struct Failover {
+    which: Impl,
+    partner_down: f64,
+    gap: f64,
+    lost: usize,
+    acked: usize,
+}
+
+fn failover(b: &Bench, which: Impl) -> Failover {
+    let [d1, _d2] = b.pair(which, "hot-standby");
+    let tcpdump = require_bin("tcpdump");
+    let pcap = b.lab.dir().join(format!("failover-{}.pcap", which.name()));
+    let mut cap = b.cli.spawn(&[
+        tcpdump.to_str().unwrap(),
+        "-p",
+        "-n",
+        "-U",
+        "-i",
+        NODE_IF,
+        "-w",
+        pcap.to_str().unwrap(),
+        "udp and src port 67 and not src host 192.0.2.2",
+    ]);
+    wait_until(Duration::from_secs(5), "tcpdump", || {
+        cap.log().contains("listening on")
+    });
+    let perf = require_bin("perfdhcp");
+    let mut load = b.cli.spawn(&[
+        perf.to_str().unwrap(),
+        "-4",
+        "-l",
+        NODE_IF,
+        "-R",
+        "241",
+        "-r",
+        "50",
+        "-p",
+        "14",
+    ]);
+    // A benchmark, not a test: a fixed point in the load.
+    std::thread::sleep(Duration::from_secs(4));
+    d1.signal(libc::SIGKILL);
+    let killed = Instant::now();
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let mut partner_down = f64::NAN;
+    while killed.elapsed() < Duration::from_secs(30) {
+        if b.state(1) == "partner-down" {
+            partner_down = killed.elapsed().as_secs_f64();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = load.wait_exit(Duration::from_secs(60));
+    let _ = cap.terminate(Duration::from_secs(5));
+    let all = acks(&std::fs::read(&pcap).unwrap_or_default());
+    let mut gap = 0.0f64;
+    for w in all.windows(2) {
+        // Gaps that start within 5 s before the kill.
+        if w[0].0 > wall - 5.0 {
+            gap = gap.max(w[1].0 - w[0].0);
+        }
+    }
+    let standby = command(&b.sock(1), "lease4-get-all");
+    let have: std::collections::BTreeSet<String> = standby["arguments"]["leases"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .filter_map(|x| x["ip-address"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let acked: std::collections::BTreeSet<String> = all
+        .iter()
+        .map(|(_, _, a)| std::net::Ipv4Addr::from(*a).to_string())
+        .collect();
+    let lost = acked.difference(&have).count();
+    eprintln!(
+        "  {}: partner-down after {partner_down:.2} s, longest gap without an ACK {gap:.2} s, \
+         {lost} of {} ACKed addresses missing on the standby",
+        which.name(),
+        acked.len()
+    );
+    Failover {
+        which,
+        partner_down,
+        gap,
+        lost,
+        acked: acked.len(),
+    }
+}
+
+fn main() {
+    Lab::require_root();
+    require_bin("perfdhcp");
+    require_bin("kea-dhcp4");
+    for lib in [LEASE_CMDS, HA_LIB] {
+        assert!(Path::new(lib).exists(), "{lib} missing");
+    }
+    let a = args();
+    let lab = Lab::new("hab");
+    let s1 = lab.add_node("s1");
+    let s2 = lab.add_node("s2");
+    let cli = lab.add_node("cli");
+    s1.add_addr(NODE_IF, &format!("{}/24", SRV_IP[0]));
+    s2.add_addr(NODE_IF, &format!("{}/24", SRV_IP[1]));
+    cli.add_addr(NODE_IF, &format!("{CLI_IP}/24"));
+    let b = Bench {
+        lab,
+        srv: [s1, s2],
+        cli,
+        dhcp4d: a.dhcp4d.clone(),
+    };
+    let mut rows = Vec::new();
+    for &mode in &a.modes {
+        for &which in &a.impls {
+            eprintln!("== {} pair, {mode}", which.name());
+            let procs = b.pair(which, mode);
+            let best = search(&b.cli, a.seconds);
+            eprintln!("  best {best:.0} DORA/s");
+            drop(procs);
+            rows.push((mode, which, best));
+        }
+    }
+    let fails: Vec<Failover> = if a.failover {
+        a.impls
+            .iter()
+            .map(|&w| {
+                eprintln!("== failover, {} pair", w.name());
+                failover(&b, w)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    println!("\n| pair | mode | DORA/s (≤2.5 % drops) | vs kea |");
+    println!("| --- | --- | --- | --- |");
+    for (mode, which, best) in &rows {
+        let kea = rows
+            .iter()
+            .find(|r| r.0 == *mode && r.1 == Impl::Kea)
+            .map_or(f64::NAN, |r| r.2);
+        println!(
+            "| {} | {mode} | {best:.0} | {:.2}× |",
+            which.name(),
+            best / kea
+        );
+    }
+    if !fails.is_empty() {
+        println!(
+            "\n| pair | SIGKILL → standby partner-down | longest gap without an ACK | ACKed addresses missing on the standby |"
+        );
+        println!("| --- | --- | --- | --- |");
+        for f in &fails {
+            println!(
+                "| {} | {:.2} s | {:.2} s | {} of {} |",
+                f.which.name(),
+                f.partner_down,
+                f.gap,
+                f.lost,
+                f.acked
+            );
+        }
+    }
+}

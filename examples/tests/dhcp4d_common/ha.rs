@@ -1,0 +1,378 @@
+//! Helpers of the HA namespace tests: a lab with two servers and a client on one LAN, Kea
+//! 2.2 HA configurations (one file shape for dhcp4d and kea-dhcp4), starting either server,
+//! reading HA states over the control socket, capturing the DHCP replies the client saw.
+
+use std::collections::BTreeMap;
+use std::io::{Read as _, Write as _};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use dhcp4_ha::wire::{Dhcp4Repr, MessageType};
+use examples::netns::{Lab, NODE_IF, Node, Proc, require_bin, wait_for, wait_until};
+use serde_json::{Value, json};
+
+use super::{CLIENT_IP, LEASE_CMDS, START, command};
+
+/// Kea's HA hook.
+pub const HA_LIB: &str = "/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_ha.so";
+/// The servers' LAN addresses (server1, server2); the client is [`CLIENT_IP`].
+pub const SRV_IP: [&str; 2] = ["192.0.2.1", "192.0.2.3"];
+/// The HA listener port of both servers.
+pub const HA_PORT: u16 = 8001;
+/// The pool both servers share.
+pub const POOL: &str = "192.0.2.10 - 192.0.2.250";
+
+/// Fast HA timers (Kea's defaults take a minute to detect a failure): heartbeat 1 s,
+/// max-response-delay 3 s, max-ack-delay 1 s, and `max-unacked-clients` 0 because perfdhcp
+/// sends `secs` 0.
+pub fn fast_timers() -> Value {
+    json!({
+        "heartbeat-delay": 1000, "max-response-delay": 3000, "max-ack-delay": 1000,
+        "max-unacked-clients": 0
+    })
+}
+
+/// Which implementation runs a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Impl {
+    Dhcp4d,
+    Kea,
+}
+
+/// Two servers (`s1` 192.0.2.1 = server1, `s2` 192.0.2.3 = server2) and a client node
+/// (192.0.2.2, perfdhcp's relay address) on one LAN.
+pub struct Pair {
+    pub lab: Lab,
+    pub srv: [Node; 2],
+    pub cli: Node,
+    /// Dropped after the lab (see [`super::serial`]).
+    _serial: std::sync::MutexGuard<'static, ()>,
+}
+
+impl Pair {
+    /// `tag` must be unique per test file and start with `ha` (namespaces `hkha…`).
+    pub fn new(tag: &str) -> Self {
+        assert!(tag.starts_with("ha"), "HA test namespaces are hkha…");
+        let serial = super::serial();
+        let lab = Lab::new(tag);
+        let s1 = lab.add_node("s1");
+        let s2 = lab.add_node("s2");
+        let cli = lab.add_node("cli");
+        s1.add_addr(NODE_IF, &format!("{}/24", SRV_IP[0]));
+        s2.add_addr(NODE_IF, &format!("{}/24", SRV_IP[1]));
+        cli.add_addr(NODE_IF, &format!("{CLIENT_IP}/24"));
+        Self {
+            lab,
+            srv: [s1, s2],
+            cli,
+            _serial: serial,
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.lab.dir().join(name)
+    }
+
+    /// Server `i`'s control socket.
+    pub fn socket(&self, i: usize) -> PathBuf {
+        self.path(&format!("ctrl{}.sock", i + 1))
+    }
+
+    /// Server `i`'s lease file.
+    pub fn leases(&self, i: usize) -> PathBuf {
+        self.path(&format!("leases{}.csv", i + 1))
+    }
+
+    /// The Kea 2.2 configuration of server `i` (0: server1): interface eth0, memfile, control
+    /// socket, lease_cmds and HA hooks (Kea's dedicated listener: Dhcp4 and HA
+    /// multi-threading on), `mode`, `ha` keys merged into the HA map, `peer` keys merged
+    /// into both peer entries.
+    pub fn config(&self, i: usize, mode: &str, ha: &Value, peer: &Value) -> Value {
+        let role2 = if mode == "load-balancing" {
+            "secondary"
+        } else {
+            "standby"
+        };
+        let mut peers = vec![
+            json!({ "name": "server1", "url": format!("http://{}:{HA_PORT}/", SRV_IP[0]),
+                    "role": "primary", "auto-failover": true }),
+            json!({ "name": "server2", "url": format!("http://{}:{HA_PORT}/", SRV_IP[1]),
+                    "role": role2, "auto-failover": true }),
+        ];
+        for p in &mut peers {
+            merge(p, peer);
+        }
+        let mut hac = json!({
+            "this-server-name": format!("server{}", i + 1),
+            "mode": mode,
+            "sync-page-limit": 10000,
+            "multi-threading": { "enable-multi-threading": true, "http-dedicated-listener": true,
+                                 "http-listener-threads": 2, "http-client-threads": 2 },
+            "peers": peers,
+        });
+        merge(&mut hac, &fast_timers());
+        merge(&mut hac, ha);
+        json!({ "Dhcp4": {
+            "interfaces-config": { "interfaces": [NODE_IF] },
+            "control-socket": { "socket-type": "unix", "socket-name": self.socket(i) },
+            "lease-database": { "type": "memfile", "persist": true, "name": self.leases(i),
+                                "lfc-interval": 0 },
+            "multi-threading": { "enable-multi-threading": true, "thread-pool-size": 2,
+                                 "packet-queue-size": 64 },
+            "valid-lifetime": 3600, "renew-timer": 900, "rebind-timer": 1800,
+            "hooks-libraries": [
+                { "library": LEASE_CMDS },
+                { "library": HA_LIB, "parameters": { "high-availability": [hac] } }
+            ],
+            "subnet4": [ { "id": 1, "subnet": "192.0.2.0/24", "pools": [ { "pool": POOL } ] } ],
+            "loggers": [ { "name": "kea-dhcp4", "severity": "INFO",
+                           "output_options": [ { "output": "stdout" } ] },
+                         { "name": "kea-dhcp4.leases", "severity": "WARN",
+                           "output_options": [ { "output": "stdout" } ] } ]
+        } })
+    }
+
+    /// Writes server `i`'s configuration and returns its path.
+    pub fn write(&self, i: usize, conf: &Value) -> PathBuf {
+        let p = self.path(&format!("server{}.conf", i + 1));
+        std::fs::write(&p, serde_json::to_vec_pretty(conf).unwrap()).unwrap();
+        p
+    }
+
+    /// Starts server `i` with `conf` (dhcp4d with `extra` arguments, or kea-dhcp4) and waits
+    /// for its control socket.
+    pub fn start(&self, i: usize, which: Impl, conf: &Path, extra: &[&str]) -> Proc {
+        let sock = self.socket(i);
+        let _ = std::fs::remove_file(&sock);
+        let conf = conf.to_str().unwrap();
+        let mut p = match which {
+            Impl::Dhcp4d => {
+                let mut cmd = vec![env!("CARGO_BIN_EXE_dhcp4d"), "-c", conf];
+                cmd.extend_from_slice(extra);
+                self.srv[i].spawn(&cmd)
+            }
+            Impl::Kea => {
+                require_kea_ha();
+                let kea = require_bin("kea-dhcp4");
+                // Pid and logger lock files per instance.
+                let dir = self.path(&format!("kea{}", i + 1));
+                std::fs::create_dir_all(&dir).unwrap();
+                let dir = dir.to_str().unwrap().to_owned();
+                self.srv[i].spawn(&[
+                    "env",
+                    &format!("KEA_PIDFILE_DIR={dir}"),
+                    &format!("KEA_LOCKFILE_DIR={dir}"),
+                    kea.to_str().unwrap(),
+                    "-c",
+                    conf,
+                ])
+            }
+        };
+        wait_until(START, "the server's control socket", || {
+            assert!(p.is_running(), "server{} exited: {}", i + 1, p.log());
+            UnixStream::connect(&sock).is_ok()
+        });
+        p
+    }
+
+    /// Server `i`'s HA state (`status-get`'s local state).
+    pub fn state(&self, i: usize) -> String {
+        let a = command(&self.socket(i), "status-get", Value::Null);
+        a["arguments"]["high-availability"][0]["ha-servers"]["local"]["state"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no HA state in server{}'s status-get: {a}", i + 1))
+            .to_owned()
+    }
+
+    /// Waits until server `i` is in `state`; returns how long it took.
+    pub fn wait_state(&self, i: usize, state: &str, timeout: Duration) -> Duration {
+        let t0 = std::time::Instant::now();
+        let what = format!("server{} to reach {state}", i + 1);
+        let mut last = String::new();
+        wait_for(timeout, &what, || {
+            last = self.state(i);
+            (last == state).then_some(())
+        });
+        t0.elapsed()
+    }
+
+    /// Waits until both servers are in `state`.
+    pub fn wait_both(&self, state: &str, timeout: Duration) -> Duration {
+        let t0 = std::time::Instant::now();
+        wait_until(timeout, &format!("both servers in {state}"), || {
+            self.state(0) == state && self.state(1) == state
+        });
+        t0.elapsed()
+    }
+
+    /// Server `i`'s leases as `address → (hw-address, client-id, valid-lft, cltt, subnet-id)`.
+    pub fn leases_of(&self, i: usize) -> Leases {
+        let a = command(&self.socket(i), "lease4-get-all", Value::Null);
+        assert!(
+            a["result"] == 0 || a["result"] == 3,
+            "lease4-get-all on server{}: {a}",
+            i + 1
+        );
+        a["arguments"]["leases"]
+            .as_array()
+            .map(|l| l.iter().map(lease_entry).collect())
+            .unwrap_or_default()
+    }
+
+    /// Starts tcpdump on the client's interface writing the server replies to `name`;
+    /// returns it and the pcap path.
+    pub fn capture(&self, name: &str) -> (Proc, PathBuf) {
+        let tcpdump = require_bin("tcpdump");
+        let pcap = self.path(name);
+        let cap = self.cli.spawn(&[
+            tcpdump.to_str().unwrap(),
+            "-p",
+            "-n",
+            "-U",
+            "-i",
+            NODE_IF,
+            "-w",
+            pcap.to_str().unwrap(),
+            "udp and src port 67 and dst port 67",
+        ]);
+        wait_until(Duration::from_secs(5), "tcpdump to listen", || {
+            cap.log().contains("listening on")
+        });
+        (cap, pcap)
+    }
+
+    /// Sends a raw HTTP request to server `i`'s HA listener from the client node; returns the
+    /// status code and body.
+    pub fn http(&self, i: usize, request: &str) -> (u16, String) {
+        let addr: SocketAddr = format!("{}:{HA_PORT}", SRV_IP[i]).parse().unwrap();
+        let mut s = self.cli.enter(|| {
+            TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+                .unwrap_or_else(|e| panic!("connect {addr}: {e}"))
+        });
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(request.as_bytes()).unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = s.read(&mut chunk).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf);
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse::<usize>().ok())?
+                    })
+                    .unwrap_or(0);
+                if body.len() >= len {
+                    break;
+                }
+            }
+        }
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no HTTP status in {text:?}"));
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        (status, body)
+    }
+}
+
+/// Leases by address: (hw-address, client-id, valid-lft, cltt, subnet-id).
+pub type Leases = BTreeMap<String, (String, String, u64, u64, u64)>;
+
+fn lease_entry(l: &Value) -> (String, (String, String, u64, u64, u64)) {
+    (
+        l["ip-address"].as_str().unwrap().to_owned(),
+        (
+            l["hw-address"].as_str().unwrap_or_default().to_owned(),
+            l["client-id"].as_str().unwrap_or_default().to_owned(),
+            l["valid-lft"].as_u64().unwrap(),
+            l["cltt"].as_u64().unwrap(),
+            l["subnet-id"].as_u64().unwrap(),
+        ),
+    )
+}
+
+/// Merges the keys of `extra` (a map, or null) into `v`.
+pub fn merge(v: &mut Value, extra: &Value) {
+    if let (Value::Object(m), Value::Object(e)) = (v, extra) {
+        for (k, x) in e {
+            m.insert(k.clone(), x.clone());
+        }
+    }
+}
+
+/// Fails unless Kea's HA and lease_cmds hooks are installed.
+pub fn require_kea_ha() {
+    for lib in [HA_LIB, LEASE_CMDS] {
+        assert!(
+            Path::new(lib).exists(),
+            "{lib} missing: install kea-dhcp4-server (Kea 2.2 hooks)"
+        );
+    }
+}
+
+/// The DHCP messages in a pcap file (Ethernet, IPv4, UDP), with their IPv4 source.
+pub fn dhcp_in_pcap(bytes: &[u8]) -> Vec<(Ipv4Addr, Dhcp4Repr)> {
+    assert!(bytes.len() >= 24, "pcap without a header");
+    let le = match &bytes[..4] {
+        [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1] => true,
+        [0xa1, 0xb2, 0xc3, 0xd4] | [0xa1, 0xb2, 0x3c, 0x4d] => false,
+        m => panic!("not a pcap file: magic {m:?}"),
+    };
+    let u32_at = |b: &[u8], i: usize| {
+        let a: [u8; 4] = b[i..i + 4].try_into().unwrap();
+        if le {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        }
+    };
+    assert_eq!(u32_at(bytes, 20), 1, "link type Ethernet");
+    let mut out = Vec::new();
+    let mut i = 24;
+    while i + 16 <= bytes.len() {
+        let len = u32_at(bytes, i + 8) as usize;
+        let Some(frame) = bytes.get(i + 16..i + 16 + len) else {
+            break; // a record cut by the end of the capture
+        };
+        i += 16 + len;
+        if frame.len() < 14 + 20 + 8 || frame[12..14] != [0x08, 0x00] || frame[14 + 9] != 17 {
+            continue;
+        }
+        let src = Ipv4Addr::new(frame[26], frame[27], frame[28], frame[29]);
+        let ihl = usize::from(frame[14] & 0x0f) * 4;
+        if let Some(payload) = frame.get(14 + ihl + 8..)
+            && let Ok(m) = Dhcp4Repr::from_bytes(payload)
+        {
+            out.push((src, m));
+        }
+    }
+    out
+}
+
+/// The ACKs (with an address) in a capture: (source, yiaddr, chaddr text, client-id).
+pub fn acks_in(pcap: &Path) -> Vec<(Ipv4Addr, Ipv4Addr, String, Option<Vec<u8>>)> {
+    dhcp_in_pcap(&std::fs::read(pcap).unwrap())
+        .into_iter()
+        .filter(|(_, m)| m.message_type() == Some(MessageType::ACK) && !m.yiaddr.is_unspecified())
+        .map(|(src, m)| {
+            let mut h = String::new();
+            dhcp4_ha::lease::memfile::hex_colon(m.client_hw_addr(), &mut h);
+            (src, m.yiaddr, h, m.options.client_id.clone())
+        })
+        .collect()
+}
