@@ -58,8 +58,7 @@ fn hot_standby_kea_primary_dhcp4d_standby() {
 #[test]
 fn load_balancing_dhcp4d_and_kea_split_clients_by_the_hash() {
     let p = Pair::new(TAG);
-    // dhcp4d's pools take no client classes yet: both serve one shared pool (see the
-    // dhcp4d ha module); a low rate keeps two exchanges from racing for one address.
+    // Split pools: each server allocates from its half (`HA_server1` / `HA_server2`).
     let c1 = p.write(
         0,
         &p.config(0, "load-balancing", &Value::Null, &Value::Null),
@@ -91,6 +90,17 @@ fn load_balancing_dhcp4d_and_kea_split_clients_by_the_hash() {
             src.to_string(),
             SRV_IP[want],
             "{hw} ({addr}) hashes to server{}",
+            want + 1
+        );
+        let half = if want == 0 {
+            ("192.0.2.10", "192.0.2.129")
+        } else {
+            ("192.0.2.130", "192.0.2.250")
+        };
+        let a = *addr;
+        assert!(
+            (half.0.parse::<std::net::Ipv4Addr>().unwrap()..=half.1.parse().unwrap()).contains(&a),
+            "{hw} got {a} outside server{}'s pool",
             want + 1
         );
         served[want] += 1;

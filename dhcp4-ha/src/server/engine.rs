@@ -120,6 +120,8 @@ pub struct Server<S: LeaseStore = MemoryStore> {
     max_reclaim: usize,
     next_reclaim: Option<Instant>,
     unix: u64,
+    /// The classes of the query being handled, as a mask over the pools' classes.
+    classes: u64,
 }
 
 impl Server<MemoryStore> {
@@ -188,6 +190,7 @@ impl<S: LeaseStore> Server<S> {
             max_reclaim,
             next_reclaim: reclaim_wait.map(|w| now + w),
             unix,
+            classes: 0,
         };
         for i in 0..server.subnets.list.len() {
             let total = server.subnets.list[i].total_addresses();
@@ -552,9 +555,31 @@ impl<S: LeaseStore> Server<S> {
         self.count(GlobalStat::Pkt4ReceiveDrop);
     }
 
-    /// Handles one received datagram (the UDP payload `bytes`). `now` drives timers; `unix`
-    /// (wall-clock seconds) stamps leases (`cltt`) and statistics.
+    /// [`handle_packet`](Self::handle_packet) for a client in `classes` (for instance the
+    /// `HA_server1` class the HA query filter assigns): a pool with a `client-class` gives
+    /// addresses only to the clients of that class, as Kea's (load-balancing split pools).
+    /// Without classes, such pools serve nobody.
+    pub fn handle_packet_classified<'c>(
+        &mut self,
+        now: Instant,
+        unix: u64,
+        meta: &RxMeta<'_>,
+        bytes: &[u8],
+        classes: impl IntoIterator<Item = &'c str>,
+    ) {
+        self.classes = self.subnets.class_mask(classes);
+        self.handle_packet_inner(now, unix, meta, bytes);
+        self.classes = 0;
+    }
+
+    /// Handles one received datagram (the UDP payload `bytes`) of a client without classes.
+    /// `now` drives timers; `unix` (wall-clock seconds) stamps leases (`cltt`) and statistics.
     pub fn handle_packet(&mut self, now: Instant, unix: u64, meta: &RxMeta<'_>, bytes: &[u8]) {
+        self.classes = 0;
+        self.handle_packet_inner(now, unix, meta, bytes);
+    }
+
+    fn handle_packet_inner(&mut self, now: Instant, unix: u64, meta: &RxMeta<'_>, bytes: &[u8]) {
         let _ = now;
         self.unix = unix;
         self.count(GlobalStat::Pkt4Received);
@@ -726,21 +751,21 @@ impl<S: LeaseStore> Server<S> {
                 .get(a)
                 .is_some_and(|l| l.state == LeaseState::Default);
             if ok_state
-                && (sub.in_pool(a) || reserved == Some(a))
+                && (sub.in_allowed_pool(a, self.classes) || reserved == Some(a))
                 && !self.reserved_for_other(si, a, host)
             {
                 return Some(a);
             }
         }
         if let Some(h) = hint
-            && sub.in_pool(h)
+            && sub.in_allowed_pool(h, self.classes)
             && !self.reserved_for_other(si, h, host)
             && (self.is_free(h) || self.available_for(h, c, unix))
         {
             return Some(h);
         }
         self.subnets.list[si]
-            .pick()
+            .pick(self.classes)
             .or_else(|| self.reusable_expired(si, unix))
     }
 
@@ -754,7 +779,7 @@ impl<S: LeaseStore> Server<S> {
             .take(REUSE_SCAN)
             .map(|(_, a)| *a)
             .find(|a| {
-                sub.in_pool(*a)
+                sub.in_allowed_pool(*a, self.classes)
                     && !sub.reserved.contains_key(a)
                     && self.store.get(*a).is_some_and(|l| {
                         matches!(l.state, LeaseState::Default | LeaseState::Declined)
@@ -828,7 +853,7 @@ impl<S: LeaseStore> Server<S> {
                 (Some(r), _) if self.available_for(r, c, unix) => r,
                 (_, Some(a)) => a,
                 _ => match self.subnets.list[si]
-                    .pick()
+                    .pick(self.classes)
                     .or_else(|| self.reusable_expired(si, unix))
                 {
                     Some(a) => a,
@@ -850,7 +875,9 @@ impl<S: LeaseStore> Server<S> {
         {
             return Err(Refusal::Nak);
         }
-        if !(sub.in_pool(addr) || reserved == Some(addr)) || !self.available_for(addr, c, unix) {
+        if !(sub.in_allowed_pool(addr, self.classes) || reserved == Some(addr))
+            || !self.available_for(addr, c, unix)
+        {
             return Err(Refusal::Nak);
         }
         let existing = self.store.get(addr);

@@ -7,6 +7,9 @@ use std::net::Ipv4Addr;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
+    /// More than 64 distinct `client-class` names on pools.
+    #[error("too many distinct pool client classes (at most 64)")]
+    TooManyPoolClasses,
     /// Two subnets have the same id.
     #[error("ID of the new IPv4 subnet '{id}' is already in use")]
     DuplicateSubnetId {

@@ -56,8 +56,17 @@ pub(crate) struct Host {
 #[derive(Debug, Clone)]
 pub(crate) struct PoolState {
     pub(crate) map: PoolMap,
+    /// The pool's `client-class` as a bit of [`Subnets::classes`]; `None`: every client.
+    pub(crate) class_bit: Option<u64>,
     /// Global, subnet and pool option-data, merged.
     pub(crate) options: Vec<Opt>,
+}
+
+impl PoolState {
+    /// Whether a client of `classes` may get an address of this pool.
+    pub(crate) fn allows(&self, classes: u64) -> bool {
+        self.class_bit.is_none_or(|b| classes & b != 0)
+    }
 }
 
 /// A subnet, ready for the engine.
@@ -109,8 +118,12 @@ impl SubnetState {
         self.pools.iter().position(|p| p.map.contains(addr))
     }
 
-    pub(crate) fn in_pool(&self, addr: Ipv4Addr) -> bool {
-        self.pools.iter().any(|p| p.map.contains(addr))
+    /// Whether `addr` is in a pool a client of `classes` may use (a pool with a
+    /// `client-class` serves only the clients of that class, as Kea's).
+    pub(crate) fn in_allowed_pool(&self, addr: Ipv4Addr, classes: u64) -> bool {
+        self.pools
+            .iter()
+            .any(|p| p.map.contains(addr) && p.allows(classes))
     }
 
     /// The reservation of a client, by hardware address then by client identifier (Kea's
@@ -129,7 +142,7 @@ impl SubnetState {
 
     /// Kea's iterative allocator: the next free pool address after the last one handed out,
     /// across the pools in order, wrapping. Nothing is marked used.
-    pub(crate) fn pick(&mut self) -> Option<Ipv4Addr> {
+    pub(crate) fn pick(&mut self, classes: u64) -> Option<Ipv4Addr> {
         let n = self.pools.len();
         let (start_pool, start_at) = match self.cursor {
             Some((p, a)) => (p, a.checked_add(1)),
@@ -138,6 +151,9 @@ impl SubnetState {
         for k in 0..=n {
             let p = (start_pool + k) % n.max(1);
             let pool = self.pools.get(p)?;
+            if !pool.allows(classes) {
+                continue;
+            }
             let from = match (k, start_at) {
                 (0, Some(a)) => Ipv4Addr::from(a),
                 (0, None) if self.cursor.is_some() => continue,
@@ -164,6 +180,24 @@ pub(crate) struct Subnets {
     by_id: HashMap<u32, usize>,
     /// (first, last, subnet index, pool index), sorted by first; pools never overlap.
     pools: Vec<(u32, u32, usize, usize)>,
+    /// The distinct `client-class` names of the pools; a client's classes become a bit mask
+    /// over this list ([`Subnets::class_mask`]).
+    pub(crate) classes: Vec<String>,
+}
+
+/// The bit of class `name` in `classes`, added if new (at most 64 distinct pool classes).
+fn class_bit(classes: &mut Vec<String>, name: &str) -> Result<u64, ConfigError> {
+    let i = match classes.iter().position(|c| c == name) {
+        Some(i) => i,
+        None => {
+            if classes.len() == 64 {
+                return Err(ConfigError::TooManyPoolClasses);
+            }
+            classes.push(name.to_owned());
+            classes.len() - 1
+        }
+    };
+    Ok(1 << i)
 }
 
 fn hex(b: &[u8]) -> String {
@@ -179,6 +213,7 @@ impl Subnets {
         let mut list = Vec::with_capacity(cfg.subnets.len());
         let mut by_id = HashMap::new();
         let mut pools = Vec::new();
+        let mut classes = Vec::new();
         for (si, s) in cfg.subnets.iter().enumerate() {
             if s.id == 0 {
                 return Err(ConfigError::ZeroSubnetId {
@@ -212,8 +247,13 @@ impl Subnets {
                 })?;
                 let mut popts = merge(&options, &p.option_data);
                 take_server_id(&mut popts);
+                let class_bit = match &p.client_class {
+                    None => None,
+                    Some(c) => Some(class_bit(&mut classes, c)?),
+                };
                 st_pools.push(PoolState {
                     map,
+                    class_bit,
                     options: popts,
                 });
                 pools.push((f, l, si, pi));
@@ -307,7 +347,23 @@ impl Subnets {
                 });
             }
         }
-        Ok(Self { list, by_id, pools })
+        Ok(Self {
+            list,
+            by_id,
+            pools,
+            classes,
+        })
+    }
+
+    /// The mask of a client's classes over the pools' classes.
+    pub(crate) fn class_mask<'c>(&self, names: impl IntoIterator<Item = &'c str>) -> u64 {
+        let mut m = 0;
+        for n in names {
+            if let Some(i) = self.classes.iter().position(|c| c == n) {
+                m |= 1 << i;
+            }
+        }
+        m
     }
 
     pub(crate) fn index_of(&self, id: u32) -> Option<usize> {

@@ -316,12 +316,14 @@ impl Daemon {
                 self.disabled_drops += 1;
                 continue;
             }
-            if let Some(ha) = &mut self.ha
-                && !ha.should_serve(now, &self.buf[..rx.len])
-            {
-                // Out of this server's scopes, or the HA state turns DHCP off.
-                continue;
-            }
+            let class = match &mut self.ha {
+                Some(ha) => match ha.classify(now, &self.buf[..rx.len]) {
+                    Some(class) => class,
+                    // Out of this server's scopes, or the HA state turns DHCP off.
+                    None => continue,
+                },
+                None => None,
+            };
             let meta = RxMeta {
                 ifindex: rx.ifindex,
                 ifname: &iface.name,
@@ -329,8 +331,15 @@ impl Daemon {
                 src: rx.src,
                 dst: rx.dst,
             };
-            self.server
-                .handle_packet(now, unix, &meta, &self.buf[..rx.len]);
+            // With HA the query carries its `HA_<server>` class (split pools of
+            // load-balancing).
+            self.server.handle_packet_classified(
+                now,
+                unix,
+                &meta,
+                &self.buf[..rx.len],
+                class.as_deref(),
+            );
         }
         false
     }

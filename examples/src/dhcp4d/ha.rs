@@ -134,9 +134,11 @@ impl HaNode {
         self.seq_offset = self.last_seq;
     }
 
-    /// Kea's query filter: whether this server answers the query in `bytes`.
-    pub(crate) fn should_serve(&mut self, now: Instant, bytes: &[u8]) -> bool {
-        let ok = match Packet::new_checked(bytes) {
+    /// Kea's query filter: `None` when this server does not answer the query in `bytes`,
+    /// else the client class HA gives it (`HA_server1`; `None` inside when the query has no
+    /// load-balancing key), which selects the split pools of load-balancing.
+    pub(crate) fn classify(&mut self, now: Instant, bytes: &[u8]) -> Option<Option<String>> {
+        let verdict = match Packet::new_checked(bytes) {
             Ok(p) => {
                 let cid = p.option(61);
                 let facts = QueryFacts {
@@ -146,15 +148,16 @@ impl HaNode {
                     secs: p.secs(),
                     xid: p.xid(),
                 };
-                self.service.should_serve(now, &facts)
+                let c = self.service.classify(now, &facts);
+                c.in_scope.then(|| c.class())
             }
             // Malformed: the server drops it and counts it.
-            Err(_) => self.service.dhcp_enabled(),
+            Err(_) => self.service.dhcp_enabled().then_some(None),
         };
-        if !ok {
+        if verdict.is_none() {
             self.not_served += 1;
         }
-        ok
+        verdict
     }
 
     /// A lease change of the server.

@@ -24,6 +24,9 @@ pub const HA_PORT: u16 = 8001;
 /// The pool both servers share.
 pub const POOL: &str = "192.0.2.10 - 192.0.2.250";
 
+/// The load-balancing halves of [`POOL`]: server1's (`HA_server1`) and server2's.
+pub const LB_POOLS: [&str; 2] = ["192.0.2.10 - 192.0.2.129", "192.0.2.130 - 192.0.2.250"];
+
 /// Fast HA timers (Kea's defaults take a minute to detect a failure): heartbeat 1 s,
 /// max-response-delay 3 s, max-ack-delay 1 s, and `max-unacked-clients` 0 because perfdhcp
 /// sends `secs` 0.
@@ -112,6 +115,14 @@ impl Pair {
                                  "http-listener-threads": 2, "http-client-threads": 2 },
             "peers": peers,
         });
+        // Load-balancing splits the pool between the servers by client class, as Kea's
+        // documentation does: each serves its scope from its own half.
+        let pools = if mode == "load-balancing" {
+            json!([ { "pool": LB_POOLS[0], "client-class": "HA_server1" },
+                    { "pool": LB_POOLS[1], "client-class": "HA_server2" } ])
+        } else {
+            json!([ { "pool": POOL } ])
+        };
         merge(&mut hac, &fast_timers());
         merge(&mut hac, ha);
         json!({ "Dhcp4": {
@@ -126,7 +137,7 @@ impl Pair {
                 { "library": LEASE_CMDS },
                 { "library": HA_LIB, "parameters": { "high-availability": [hac] } }
             ],
-            "subnet4": [ { "id": 1, "subnet": "192.0.2.0/24", "pools": [ { "pool": POOL } ] } ],
+            "subnet4": [ { "id": 1, "subnet": "192.0.2.0/24", "pools": pools } ],
             "loggers": [ { "name": "kea-dhcp4", "severity": "INFO",
                            "output_options": [ { "output": "stdout" } ] },
                          { "name": "kea-dhcp4.leases", "severity": "WARN",
