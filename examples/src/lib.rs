@@ -4,5 +4,6 @@
 pub mod ctnl;
 pub mod ctsyncd;
 pub mod dhcp4d;
+pub mod lab;
 pub mod netns;
 pub mod vrrpd;

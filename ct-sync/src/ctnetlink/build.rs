@@ -95,6 +95,24 @@ pub fn orig_tuple(ct: &CtRepr) -> Result<Tuple, BuildError> {
     Ok(Tuple { addrs, l4proto, l4 })
 }
 
+/// `t` inverted: addresses and ports swapped, ICMP echo types turned into their replies.
+fn inverted_tuple(t: &Tuple) -> Tuple {
+    let l4 = match t.l4 {
+        L4::Ports(p) => L4::Ports(Pair::new(p.dst, p.src)),
+        L4::Icmp { ty, code, id } => L4::Icmp {
+            ty: icmp_reply_type(t.l4proto, ty),
+            code,
+            id,
+        },
+        L4::None => L4::None,
+    };
+    Tuple {
+        addrs: Pair::new(t.addrs.dst, t.addrs.src),
+        l4proto: t.l4proto,
+        l4,
+    }
+}
+
 /// The reply tuple the kernel will hold for `ct` once committed: the original tuple inverted,
 /// with the source-NAT address and port as the reply destination and the destination-NAT
 /// address and port as the reply source (what `nfct_setobjopt(NFCT_SOPT_SETUP_REPLY)` builds
@@ -360,7 +378,8 @@ fn write_protoinfo(w: &mut NlWriter<'_>, ct: &CtRepr, opts: &CommitOptions) {
 }
 
 /// Appends `IPCTNL_MSG_CT_NEW` with `NLM_F_CREATE | NLM_F_EXCL` creating `ct` as conntrackd's
-/// commit does: both tuples (the reply one from [`reply_tuple`]), zone, status
+/// commit does: both tuples (the reply one the original inverted; the kernel applies the NAT
+/// to it and ends with [`reply_tuple`]), zone, status
 /// ([`create_status`]), timeout (`opts.commit_timeout`, else `NTA_TIMEOUT`), TCP / SCTP / DCCP
 /// protocol info (TCP with `BE_LIBERAL` unless `opts.tcp_window_tracking`), helper, NAT
 /// (`CTA_NAT_SRC` / `CTA_NAT_DST`: address and port as one-element ranges), mark, master tuple,
@@ -374,7 +393,11 @@ pub fn write_create(
     ack: bool,
 ) -> Result<usize, BuildError> {
     let orig = orig_tuple(ct)?;
-    let reply = reply_tuple(ct)?;
+    // The original tuple inverted, without NAT (`NFCT_SOPT_SETUP_REPLY`): the kernel applies
+    // CTA_NAT_SRC / CTA_NAT_DST to it and marks the conntrack as NATed only if that changes
+    // the tuple. A reply tuple with the NAT already in it would leave the conntrack
+    // un-NATed, and its packets would leave untranslated.
+    let reply = inverted_tuple(&orig);
     let master = master_tuple(ct)?;
     let (snat, dnat) = nat_addrs(ct, orig.addrs.src.is_ipv4())?;
     if opts.commit_timeout.or(ct.timeout).is_none() {
