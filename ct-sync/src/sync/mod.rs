@@ -65,7 +65,7 @@ use std::time::{Duration, Instant};
 
 use crate::cache::{Cache, CacheKey, Caches, CtKey, Handle, QueueMark, Status};
 use crate::config::{ConntrackdConf, Mode, Transport};
-use crate::control::{ChannelReport, NetworkReport};
+use crate::control::{ChannelReport, NetworkReport, RsQueueEntry};
 use crate::wire::{
     Batcher, Body, CtRepr, ExpRepr, Flags, Message, MessageRepr, MsgType, Op, PROTOCOL_VERSION,
     ParseError, ParseOptions, SeqRange, split, tcp_payload_limit, udp_payload_limit,
@@ -125,6 +125,15 @@ pub struct SyncConfig {
     pub disable_external_cache: bool,
     /// `CommitTimeout` is set: the TIMEOUT attribute is not sent.
     pub omit_timeout: bool,
+    /// FTFW: state messages wait in the tx queue until the HELLO handshake is over both ways
+    /// (our HELLO answered with HELLO_BACK, and the peer's latest message without HELLO);
+    /// meanwhile only control messages go, and an ALIVE is sent at once to start (or answer)
+    /// the handshake. Until then a lost state message would go unnoticed (the peer takes a
+    /// HELLO message without a gap check) or could not be resent (the peer's HELLO empties
+    /// the resend queue). Off (the default, and conntrackd's behaviour): state messages go
+    /// from the first one on, carrying HELLO. Not a wire change: a conntrackd peer sees an
+    /// ordinary start-up.
+    pub hold_until_handshake: bool,
 }
 
 impl SyncConfig {
@@ -137,6 +146,7 @@ impl SyncConfig {
             seed: 0x5eed,
             disable_external_cache: false,
             omit_timeout: false,
+            hold_until_handshake: false,
         }
     }
 
@@ -204,6 +214,7 @@ impl SyncConfig {
             seed,
             disable_external_cache: common.disable_external_cache,
             omit_timeout: common.commit_timeout.is_some(),
+            hold_until_handshake: false,
         })
     }
 }
@@ -474,6 +485,12 @@ pub(crate) struct Core {
     pub(crate) rs_live: usize,
     pub(crate) disable_external_cache: bool,
     pub(crate) omit_timeout: bool,
+    /// FTFW with [`SyncConfig::hold_until_handshake`]: objects queued now wait in `held`.
+    pub(crate) hold: bool,
+    /// Objects queued while `hold` (marked `Tx`), in queueing order.
+    pub(crate) held: VecDeque<Obj>,
+    /// The first object was held: send an ALIVE (with HELLO) now rather than at the timer.
+    pub(crate) kick: bool,
 }
 
 impl Core {
@@ -548,7 +565,22 @@ impl Core {
                     self.rs_live -= 1;
                 }
                 self.set_mark(obj, QueueMark::Tx);
-                self.tx.push_back(TxItem::Obj(obj));
+                if self.hold {
+                    self.kick |= self.held.is_empty();
+                    self.held.push_back(obj);
+                    // Objects replaced or flushed while held leave stale handles behind: keep
+                    // the list within a bound of the caches' size.
+                    let live = self.internal.ct.len() + self.internal.exp.len();
+                    if self.held.len() > 2 * live + 1024 {
+                        let held = std::mem::take(&mut self.held);
+                        self.held = held
+                            .into_iter()
+                            .filter(|&o| self.mark(o) == Some(QueueMark::Tx))
+                            .collect();
+                    }
+                } else {
+                    self.tx.push_back(TxItem::Obj(obj));
+                }
             }
         }
     }
@@ -694,7 +726,12 @@ impl SyncNode {
             ModeConfig::Ftfw {
                 resend_queue_size,
                 ack_window_size,
-            } => ModeState::Ftfw(ftfw::Ftfw::new(resend_queue_size, ack_window_size, now)),
+            } => ModeState::Ftfw(ftfw::Ftfw::new(
+                resend_queue_size,
+                ack_window_size,
+                config.hold_until_handshake,
+                now,
+            )),
             ModeConfig::Notrack => ModeState::Notrack(notrack::Notrack::new(now)),
             ModeConfig::Alarm {
                 refresh_time,
@@ -714,6 +751,9 @@ impl SyncNode {
                 rs_live: 0,
                 disable_external_cache: config.disable_external_cache,
                 omit_timeout: config.omit_timeout,
+                hold: matches!(&mode, ModeState::Ftfw(_)) && config.hold_until_handshake,
+                held: VecDeque::new(),
+                kick: false,
             },
             mode,
         }
@@ -762,6 +802,18 @@ impl SyncNode {
     /// acknowledgement); 0 in the other modes.
     pub fn rs_len(&self) -> usize {
         self.core.rs_live
+    }
+
+    /// FTFW: the resend queue's entries, oldest first (what `conntrackd -s rsqueue` lists):
+    /// sent objects and ACK / NACK / RESYNC messages awaiting their acknowledgement, with the
+    /// sequence number each was sent with. As many as [`rs_len`](Self::rs_len); empty in the
+    /// other modes.
+    pub fn rs_queue(&self) -> impl Iterator<Item = RsQueueEntry> + '_ {
+        let ftfw = match &self.mode {
+            ModeState::Ftfw(f) => Some(f),
+            _ => None,
+        };
+        ftfw.into_iter().flat_map(move |f| f.rs_entries(&self.core))
     }
 
     /// Internal objects waiting to be sent, or (FTFW) sent and not yet acknowledged: 0 once
@@ -1024,6 +1076,9 @@ impl SyncNode {
     /// The next datagram to send: the tx queue packed into datagrams of at most the payload
     /// limit, the last one flushed when the queue is empty. `None` when nothing is queued.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
+        if std::mem::take(&mut self.core.kick) && self.core.hold {
+            self.core.queue_ctl(Flags::ALIVE, None);
+        }
         while let Some(item) = self.core.tx.pop_front() {
             if let Some(Some(full)) = self.xmit(item) {
                 self.after_transmit(now, &full);

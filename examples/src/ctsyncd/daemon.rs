@@ -35,9 +35,40 @@ use crate::ctnl::CtnlSocket;
 
 /// How long a control client may take to send its request.
 const CONTROL_READ: Duration = Duration::from_secs(1);
+/// After a read of the event socket that found events, the next read waits this long, so
+/// that a burst is read in batches of many datagrams per wake-up instead of one wake-up (and
+/// two context switches) for every few events. The first event after a quiet spell is read
+/// at once; the delay only spaces the reads within a burst. The event buffer
+/// (`NetlinkBufferSize`) holds far more than a millisecond of events.
+const EVENT_BATCH_WAIT: Duration = Duration::from_millis(1);
+
+/// conntrackd's scheduling (`set_scheduler` at start-up): `Scheduler { Type RR|FIFO;
+/// Priority N }` when configured, otherwise — by default — `SCHED_RR` at the highest priority,
+/// so that the event socket is read before it overruns even on a busy machine. A failure is
+/// logged and the daemon goes on with the system's scheduler, as conntrackd does.
+fn set_scheduler(conf: &ConntrackdConf) {
+    let configured = conf.general.scheduler.as_ref().and_then(|(ty, prio)| {
+        match ty.to_ascii_uppercase().as_str() {
+            "RR" => Some((libc::SCHED_RR, *prio)),
+            "FIFO" => Some((libc::SCHED_FIFO, *prio)),
+            _ => None,
+        }
+    });
+    let (policy, prio) = match configured {
+        Some((policy, prio)) => (policy, libc::c_int::try_from(prio).unwrap_or(99)),
+        None => (libc::SCHED_RR, super::sys::max_priority(libc::SCHED_RR)),
+    };
+    if let Err(e) = super::sys::set_scheduler(policy, prio) {
+        log!(
+            Level::Warning,
+            "scheduler configuration failed: {e}. Continuing with system default scheduler."
+        );
+    }
+}
 
 /// Runs the daemon until `-k` or SIGTERM / SIGINT; returns the exit code.
 pub(super) fn run(conf: ConntrackdConf) -> i32 {
+    set_scheduler(&conf);
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -124,6 +155,9 @@ struct Daemon {
     purge_at: Option<Instant>,
     /// Events may still wait on the event socket.
     kernel_more: bool,
+    /// While a burst is read: when the event socket is read next ([`EVENT_BATCH_WAIT`] after
+    /// the last read that found events), instead of on readiness.
+    kernel_batch_at: Option<Instant>,
     /// Datagrams may still wait on the channel.
     chan_more: bool,
 }
@@ -269,8 +303,11 @@ impl Daemon {
             .map_or(0, |d| d.as_secs());
         let mtu = transport::mtu(chan_conf.interface.as_deref());
         let seed = now_unix ^ u64::from(std::process::id()).rotate_left(32);
-        let cfg =
+        let mut cfg =
             SyncConfig::from_conf(&conf, mtu, now_unix as u32, seed).ok_or("no Sync section")?;
+        // FTFW: no state message before the HELLO handshake is over, so that a burst at
+        // start-up (or while the peer restarts) is not lost for good under loss.
+        cfg.hold_until_handshake = true;
         let now = Instant::now();
         let mut node = SyncNode::new(cfg, now);
 
@@ -348,6 +385,7 @@ impl Daemon {
                 overrun_resync_at: None,
                 purge_at: None,
                 kernel_more: true,
+                kernel_batch_at: None,
                 chan_more: true,
             },
             listener,
@@ -359,6 +397,7 @@ impl Daemon {
             self.node.poll_timeout(),
             self.overrun_resync_at,
             self.purge_at,
+            self.kernel_batch_at,
         ]
         .into_iter()
         .flatten()
@@ -386,7 +425,9 @@ impl Daemon {
                 biased;
                 _ = term.recv() => Wake::Stop("SIGTERM"),
                 _ = int.recv() => Wake::Stop("SIGINT"),
-                r = self.events.readable(), if !self.kernel_more => Wake::Kernel(r),
+                r = self.events.readable(), if !self.kernel_more && self.kernel_batch_at.is_none() => {
+                    Wake::Kernel(r)
+                }
                 r = self.chan.ready(), if !self.chan_more => Wake::Channel(r),
                 r = listener.accept() => Wake::Control(r.map(|(s, _)| s)),
                 () = sleep => Wake::Timer,
@@ -417,8 +458,16 @@ impl Daemon {
                 Wake::Timer | Wake::Busy => {}
             }
             let limit = self.conf.general.event_iteration_limit.max(1);
+            if self.kernel_batch_at.is_some_and(|t| t <= Instant::now()) {
+                self.kernel_batch_at = None;
+                self.kernel_more = true;
+            }
             if self.kernel_more {
-                self.kernel_more = self.read_kernel(limit);
+                let (more, got) = self.read_kernel(limit);
+                self.kernel_more = more;
+                if !more && got > 0 {
+                    self.kernel_batch_at = Some(Instant::now() + EVENT_BATCH_WAIT);
+                }
             }
             if self.chan_more {
                 let now = Instant::now();
@@ -431,24 +480,27 @@ impl Daemon {
         }
     }
 
-    /// Reads up to `limit` event datagrams; returns whether more may wait.
-    fn read_kernel(&mut self, limit: u32) -> bool {
+    /// Reads up to `limit` event datagrams; returns whether more may wait, and how many
+    /// datagrams were read.
+    fn read_kernel(&mut self, limit: u32) -> (bool, u32) {
         let now = Instant::now();
         let commit_pid = self.ctnl.portid();
         let inject_pid = self.inject.as_ref().map(CtnlSocket::portid);
+        let mut got = 0;
         for _ in 0..limit {
             let d = match self.events.read() {
                 Ok(Read::Data(d)) => d,
-                Ok(Read::Empty) => return false,
+                Ok(Read::Empty) => return (false, got),
                 Ok(Read::Overrun) => {
                     self.overrun(now);
                     continue;
                 }
                 Err(e) => {
                     log!(Level::Error, "netlink event socket: {e}");
-                    return false;
+                    return (false, got);
                 }
             };
+            got += 1;
             for m in ctnetlink::messages(d, self.decode_opts) {
                 let m = match m {
                     Ok(NlMessage::Conntrack(m)) => m,
@@ -479,7 +531,7 @@ impl Daemon {
                 self.node.handle_kernel_event(now, ev, origin);
             }
         }
-        true
+        (true, got)
     }
 
     /// An event overrun: grow the buffer (up to `NetlinkBufferSizeMaxGrowth`) and schedule a
@@ -811,7 +863,10 @@ impl Daemon {
                 };
                 write_stats_link(&[link], &mut text);
             }
-            Request::StatsRsqueue => write_stats_rsqueue(&[], &mut text),
+            Request::StatsRsqueue => {
+                let entries: Vec<_> = self.node.rs_queue().collect();
+                write_stats_rsqueue(&entries, &mut text);
+            }
             Request::StatsQueue => write_stats_queue(&self.queue_report(), &mut text),
             Request::StatsProcess => write_stats_process(&[], &mut text),
             Request::CtDumpInternal => self.dump(true, &mut text),

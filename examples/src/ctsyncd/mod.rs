@@ -22,7 +22,14 @@
 //! * sends the changes to the peer over the `Sync` section's default channel (UDP, multicast
 //!   or TCP) in FTFW, NOTRACK or ALARM mode, and keeps the peer's state in the external cache
 //!   (or, with `DisableExternalCache`, writes it straight into the kernel);
-//! * `-c` commits the external cache into the kernel with the batched ctnetlink commit.
+//! * `-c` commits the external cache into the kernel with the batched ctnetlink commit;
+//! * runs under `SCHED_RR` at the highest priority unless `Scheduler { Type; Priority }` says
+//!   otherwise, as conntrackd does, so that the event socket is read before it overruns.
+//!
+//! Where it deliberately differs: in FTFW it sends no state message before the HELLO
+//! handshake is over both ways ([`ct_sync::sync::SyncConfig::hold_until_handshake`]), so that
+//! a burst at start-up is not lost for good on a lossy link; and it reads the event socket in
+//! batches (a 1 ms pause after a read that found events).
 //!
 //! Logs go to stderr, or to `LogFile` when one is configured, in conntrackd's words.
 

@@ -1,5 +1,5 @@
-//! The few system calls std, tokio and socket2 do not wrap: local time for log lines and
-//! `SO_NO_CHECK` (conntrackd's `Checksum off`).
+//! The few system calls std, tokio and socket2 do not wrap: local time for log lines,
+//! `SO_NO_CHECK` (conntrackd's `Checksum off`) and the scheduling policy (`Scheduler`).
 
 #![allow(unsafe_code)]
 
@@ -89,4 +89,24 @@ pub(super) fn register<T: AsRawFd>(sock: T) -> io::Result<tokio::io::unix::Async
     // `AsyncFd` holds the value; it is deregistered when the `AsyncFd` drops, before the fd
     // closes.
     unsafe { tokio::io::unix::AsyncFd::register(sock) }.map_err(|e| e.into_parts().1)
+}
+
+/// `sched_setscheduler` for the calling thread (threads started later inherit it):
+/// `SCHED_RR` or `SCHED_FIFO` at `priority`.
+pub(super) fn set_scheduler(policy: libc::c_int, priority: libc::c_int) -> io::Result<()> {
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: `param` lives for the call and is only read; pid 0 is the calling thread.
+    if unsafe { libc::sched_setscheduler(0, policy, &raw const param) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The highest priority of `policy` (99 for `SCHED_RR` on Linux).
+pub(super) fn max_priority(policy: libc::c_int) -> libc::c_int {
+    // SAFETY: takes an integer and touches no memory.
+    unsafe { libc::sched_get_priority_max(policy) }.max(1)
 }
