@@ -24,7 +24,7 @@
 //! ```text
 //! cargo build --release -p examples --bin dhcp4d --example dhcp_bench
 //! sudo $CARGO_TARGET_DIR/release/examples/dhcp_bench [--seconds N] [--fixed-rate R]
-//!     [--servers dhcp4d,dhcp4d-fsync,kea-st,kea-mt] [--skip-1m] [--dhcp4d PATH]
+//!     [--servers dhcp4d,dhcp4d-fsync,kea-st,kea-mt] [--skip-1m | --only-1m] [--dhcp4d PATH]
 //! ```
 //!
 //! Needs root, iproute2, perfdhcp and kea-dhcp4 (with the lease_cmds hook for the 1M part).
@@ -71,6 +71,7 @@ struct Args {
     fixed_rate: u32,
     servers: Vec<Kind>,
     skip_1m: bool,
+    only_1m: bool,
     dhcp4d: PathBuf,
 }
 
@@ -81,6 +82,7 @@ fn args() -> Args {
         fixed_rate: 2000,
         servers: vec![Kind::Dhcp4d, Kind::Dhcp4dFsync, Kind::KeaSt, Kind::KeaMt],
         skip_1m: false,
+        only_1m: false,
         dhcp4d: exe
             .parent()
             .and_then(Path::parent)
@@ -100,6 +102,7 @@ fn args() -> Args {
                     .collect();
             }
             "--skip-1m" => a.skip_1m = true,
+            "--only-1m" => a.only_1m = true,
             "--dhcp4d" => a.dhcp4d = v().into(),
             other => panic!("unknown argument {other}"),
         }
@@ -448,30 +451,36 @@ fn main() {
     let cli = lab.add_node("cli");
     srv.add_addr(NODE_IF, "192.0.2.1/24");
     cli.add_addr(NODE_IF, "192.0.2.2/24");
-    let results = throughput(&a, &lab, &srv, &cli);
+    let results = if a.only_1m {
+        Vec::new()
+    } else {
+        throughput(&a, &lab, &srv, &cli)
+    };
     let loads = if a.skip_1m {
         Vec::new()
     } else {
         million(&a, &lab)
     };
 
-    let kea_st = results.iter().find(|r| r.kind == Kind::KeaSt);
-    println!(
-        "\n| server | DORA/s (≤2.5 % drops) | vs kea-st | CPU ms / 1000 DORA (at -r {}) | vs kea-st | ACKs in that run |",
-        a.fixed_rate
-    );
-    println!("| --- | --- | --- | --- | --- | --- |");
-    for r in &results {
-        let (x, y) = kea_st.map_or((f64::NAN, f64::NAN), |k| {
-            (r.dora / k.dora, r.cpu_ms_per_1000 / k.cpu_ms_per_1000)
-        });
+    if !results.is_empty() {
+        let kea_st = results.iter().find(|r| r.kind == Kind::KeaSt);
         println!(
-            "| {} | {:.0} | {x:.2}× | {:.1} | {y:.2}× | {} |",
-            r.kind.name(),
-            r.dora,
-            r.cpu_ms_per_1000,
-            r.fixed_acks
+            "\n| server | DORA/s (≤2.5 % drops) | vs kea-st | CPU ms / 1000 DORA (at -r {}) | vs kea-st | ACKs in that run |",
+            a.fixed_rate
         );
+        println!("| --- | --- | --- | --- | --- | --- |");
+        for r in &results {
+            let (x, y) = kea_st.map_or((f64::NAN, f64::NAN), |k| {
+                (r.dora / k.dora, r.cpu_ms_per_1000 / k.cpu_ms_per_1000)
+            });
+            println!(
+                "| {} | {:.0} | {x:.2}× | {:.1} | {y:.2}× | {} |",
+                r.kind.name(),
+                r.dora,
+                r.cpu_ms_per_1000,
+                r.fixed_acks
+            );
+        }
     }
     if !loads.is_empty() {
         println!(

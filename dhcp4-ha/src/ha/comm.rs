@@ -45,6 +45,8 @@ pub struct CommState {
     pub unsent_update_count: u64,
     /// The partner's previous and last `unsent-update-count`.
     pub partner_unsent: (u64, u64),
+    /// The partner's `unsent-update-count` when this server entered partner-down.
+    pub partner_unsent_at_partner_down: u64,
 }
 
 impl CommState {
@@ -62,6 +64,7 @@ impl CommState {
             analyzed: 0,
             unsent_update_count: 0,
             partner_unsent: (0, 0),
+            partner_unsent_at_partner_down: 0,
         }
     }
 
@@ -194,6 +197,15 @@ impl CommState {
     /// (Kea's `hasPartnerNewUnsentUpdates`).
     pub fn partner_has_new_unsent(&self) -> bool {
         self.partner_unsent.1 > 0 && self.partner_unsent.0 != self.partner_unsent.1
+    }
+
+    /// Whether the partner's `unsent-update-count` is non-zero and differs from the value it
+    /// had when this server entered partner-down: the partner served clients without telling
+    /// us, so we must sync before going back to normal. (Kea compares only the last two
+    /// heartbeats, so a partner that reports the same count twice while it syncs from us is
+    /// taken as having nothing new, and its leases are missed after a partition.)
+    pub fn partner_unsent_since_partner_down(&self) -> bool {
+        self.partner_unsent.1 > 0 && self.partner_unsent.1 != self.partner_unsent_at_partner_down
     }
 
     /// The `remote` map of `status-get` (without `role`).

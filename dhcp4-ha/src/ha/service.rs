@@ -1975,6 +1975,7 @@ impl HaService {
 
     fn partner_down_handler(&mut self, now: Instant, ev: Ev) {
         if self.entry() {
+            self.comm.partner_unsent_at_partner_down = self.comm.partner_unsent.1;
             let maintenance = ev == Ev::MaintenanceStart;
             if maintenance || self.cfg.this_server().auto_failover {
                 self.filter.serve_failover_scopes();
@@ -2003,7 +2004,9 @@ impl HaService {
                 | HaState::PartnerInMaintenance,
             ) => self.go(HaState::Waiting, self.partner_reason()),
             Some(HaState::Ready) => {
-                if self.comm.partner_has_new_unsent() {
+                if self.comm.partner_has_new_unsent()
+                    || self.comm.partner_unsent_since_partner_down()
+                {
                     self.go(HaState::Waiting, self.partner_reason());
                 } else {
                     let normal = self.normal_state();

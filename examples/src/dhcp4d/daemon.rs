@@ -33,7 +33,6 @@ use dhcp4_ha::server::{
 };
 use dhcp4_ha::wire::{Dhcp4Repr, MessageType};
 use socket2::Socket;
-use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::UnixListener;
 use tokio::signal::unix::{SignalKind, signal};
@@ -210,12 +209,17 @@ struct Daemon {
     file: Option<LeaseFile>,
     logs: Logs,
     ifaces: Ifaces,
-    udp: AsyncFd<Socket>,
+    udp: net::UdpPort,
     packet: Option<Socket>,
     socket_type: SocketType,
     lfc_every: Option<Duration>,
     next_lfc: Option<Instant>,
-    buf: Vec<u8>,
+    /// Receive slots (`recvmmsg`).
+    rx: sys::RxBatch,
+    /// The replies of the turn, sent after the group commit.
+    out: net::Outbox,
+    /// Receive coalescing under load.
+    coalesce: net::Coalesce,
     /// Datagrams from interfaces the server does not listen on.
     foreign: u64,
     /// Replies that could not be sent.
@@ -287,13 +291,17 @@ impl Daemon {
 
     // ------------------------------------------------------------------ packets
 
-    /// Reads and handles up to [`RX_BUDGET`] datagrams. Returns whether the socket is drained.
-    fn receive(&mut self, now: Instant, unix: u64) -> bool {
-        let fd = self.udp.get_ref().as_raw_fd();
-        for _ in 0..RX_BUDGET {
-            let rx = match sys::recv_pktinfo(fd, &mut self.buf) {
-                Ok(rx) => rx,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+    /// Reads and handles up to [`RX_BUDGET`] datagrams, [`sys::RX_BATCH`] per `recvmmsg`.
+    /// Returns whether the socket is drained, and how many datagrams were read.
+    fn receive(&mut self, now: Instant, unix: u64) -> (bool, usize) {
+        let fd = self.udp.fd();
+        let mut read = 0;
+        let mut calls = 0;
+        while read < RX_BUDGET && calls < RX_BUDGET {
+            calls += 1;
+            let n = match self.rx.recv(fd) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return (true, read),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     // A datagram-level error (e.g. a queued ICMP error): note it, go on.
@@ -307,41 +315,43 @@ impl Daemon {
                     continue;
                 }
             };
-            let Some(iface) = self.ifaces.get(rx.ifindex, now) else {
-                self.foreign += 1;
-                continue;
-            };
-            if !self.handler.is_enabled(now) {
-                // `dhcp-disable`: queries are dropped unanswered.
-                self.disabled_drops += 1;
-                continue;
+            read += n;
+            for i in 0..n {
+                let (rx, bytes) = self.rx.get(i);
+                let Some(iface) = self.ifaces.get(rx.ifindex, now) else {
+                    self.foreign += 1;
+                    continue;
+                };
+                if !self.handler.is_enabled(now) {
+                    // `dhcp-disable`: queries are dropped unanswered.
+                    self.disabled_drops += 1;
+                    continue;
+                }
+                let class = match &mut self.ha {
+                    Some(ha) => match ha.classify(now, bytes) {
+                        Some(class) => class,
+                        // Out of this server's scopes, or the HA state turns DHCP off.
+                        None => continue,
+                    },
+                    None => None,
+                };
+                let meta = RxMeta {
+                    ifindex: rx.ifindex,
+                    ifname: &iface.name,
+                    if_addrs: &iface.addrs,
+                    src: rx.src,
+                    dst: rx.dst,
+                };
+                // With HA the query carries its `HA_<server>` class (split pools of
+                // load-balancing).
+                self.server
+                    .handle_packet_classified(now, unix, &meta, bytes, class.as_deref());
             }
-            let class = match &mut self.ha {
-                Some(ha) => match ha.classify(now, &self.buf[..rx.len]) {
-                    Some(class) => class,
-                    // Out of this server's scopes, or the HA state turns DHCP off.
-                    None => continue,
-                },
-                None => None,
-            };
-            let meta = RxMeta {
-                ifindex: rx.ifindex,
-                ifname: &iface.name,
-                if_addrs: &iface.addrs,
-                src: rx.src,
-                dst: rx.dst,
-            };
-            // With HA the query carries its `HA_<server>` class (split pools of
-            // load-balancing).
-            self.server.handle_packet_classified(
-                now,
-                unix,
-                &meta,
-                &self.buf[..rx.len],
-                class.as_deref(),
-            );
+            if n < sys::RX_BATCH {
+                return (true, read);
+            }
         }
-        false
+        (false, read)
     }
 
     /// Logs one lease change in Kea's words.
@@ -389,7 +399,25 @@ impl Daemon {
             }
         }
         while let Some(tx) = self.server.poll_transmit() {
-            self.send(&tx);
+            self.send(tx);
+        }
+        if !self.out.is_empty() {
+            let udp = self.udp.fd();
+            let packet = self.packet.as_ref().map(AsRawFd::as_raw_fd);
+            let (logs, errors) = (&mut self.logs, &mut self.send_errors);
+            self.out.send(udp, packet, |tx, dst, e| {
+                *errors += 1;
+                klog!(
+                    logs,
+                    "packets",
+                    Error,
+                    "DHCP4_PACKET_SEND_FAIL",
+                    "[{}], tid=0x{:x}: failed to send DHCPv4 packet {:?} to {dst}: {e}",
+                    hw_text(tx.client_hw_addr(), tx.htype),
+                    tx.xid,
+                    tx.message_type
+                );
+            });
         }
     }
 
@@ -537,9 +565,9 @@ impl Daemon {
         }
     }
 
-    /// Sends one reply (see the [`net`] module for which socket carries what).
-    fn send(&mut self, tx: &Transmit) {
-        self.log_reply(tx);
+    /// Queues one reply in the outbox (see the [`net`] module for which socket carries what).
+    fn send(&mut self, tx: Transmit) {
+        self.log_reply(&tx);
         let mut dst = tx.dst;
         match dst.port() {
             CLIENT_PORT => dst.set_port(self.opts.client_port),
@@ -556,54 +584,41 @@ impl Daemon {
         } else {
             tx.src
         };
-        let fd = self.udp.get_ref().as_raw_fd();
-        let r = if tx.link_unicast {
+        if tx.link_unicast {
             match (&self.packet, self.socket_type) {
-                (Some(p), SocketType::Raw) if tx.htype == 1 && tx.hlen == 6 => {
+                (Some(_), SocketType::Raw) if tx.htype == 1 && tx.hlen == 6 => {
                     match net::ipv4_udp(
                         SocketAddrV4::new(src, self.opts.server_port),
                         dst,
                         &tx.payload,
                     ) {
-                        Some(frame) => {
-                            sys::send_link(p.as_raw_fd(), tx.ifindex, tx.client_hw_addr(), &frame)
+                        Some(frame) => self.out.push_link(tx, dst, frame),
+                        None => {
+                            self.send_errors += 1;
+                            klog!(
+                                self.logs,
+                                "packets",
+                                Error,
+                                "DHCP4_PACKET_SEND_FAIL",
+                                "[{}], tid=0x{:x}: failed to send DHCPv4 packet {:?} to {dst}: too large",
+                                hw_text(tx.client_hw_addr(), tx.htype),
+                                tx.xid,
+                                tx.message_type
+                            );
                         }
-                        None => Err(io::Error::from(io::ErrorKind::InvalidInput)),
                     }
                 }
                 // No packet socket (udp socket type, or not Ethernet): broadcast instead.
-                _ => sys::send_pktinfo(
-                    fd,
-                    SocketAddrV4::new(Ipv4Addr::BROADCAST, dst.port()),
-                    tx.ifindex,
-                    src,
-                    &tx.payload,
-                ),
+                _ => {
+                    let ifindex = tx.ifindex;
+                    let bcast = SocketAddrV4::new(Ipv4Addr::BROADCAST, dst.port());
+                    self.out.push_udp(tx, bcast, ifindex, src);
+                }
             }
         } else {
             // Broadcasts leave by the query's interface; unicasts follow the routes.
             let ifindex = if tx.broadcast { tx.ifindex } else { 0 };
-            sys::send_pktinfo(fd, dst, ifindex, src, &tx.payload).or_else(|e| {
-                if e.kind() == io::ErrorKind::InvalidInput && !src.is_unspecified() {
-                    // The server identifier is not an address of ours: let the kernel choose.
-                    sys::send_pktinfo(fd, dst, ifindex, Ipv4Addr::UNSPECIFIED, &tx.payload)
-                } else {
-                    Err(e)
-                }
-            })
-        };
-        if let Err(e) = r {
-            self.send_errors += 1;
-            klog!(
-                self.logs,
-                "packets",
-                Error,
-                "DHCP4_PACKET_SEND_FAIL",
-                "[{}], tid=0x{:x}: failed to send DHCPv4 packet {:?} to {dst}: {e}",
-                hw_text(tx.client_hw_addr(), tx.htype),
-                tx.xid,
-                tx.message_type
-            );
+            self.out.push_udp(tx, dst, ifindex, src);
         }
     }
 
@@ -1116,7 +1131,7 @@ pub(crate) async fn run(opts: Options) -> i32 {
         }
     };
     let socket_type = cfg.dhcp4.interfaces_config.dhcp_socket_type;
-    let udp = match net::open_udp(opts.server_port).and_then(sys::register) {
+    let udp = match net::open_udp(opts.server_port).and_then(net::UdpPort::new) {
         Ok(s) => s,
         Err(e) => {
             klog!(
@@ -1210,7 +1225,9 @@ pub(crate) async fn run(opts: Options) -> i32 {
         socket_type,
         lfc_every,
         next_lfc: lfc_every.map(|i| now + i),
-        buf: vec![0u8; 65536],
+        rx: sys::RxBatch::default(),
+        out: net::Outbox::default(),
+        coalesce: net::Coalesce::new(net::RX_COALESCE),
         foreign: 0,
         send_errors: 0,
         disabled_drops: 0,
@@ -1241,7 +1258,12 @@ pub(crate) async fn run(opts: Options) -> i32 {
     let mut pending_rx = false;
     let mut exit = 0;
     loop {
-        let deadline = d.next_deadline();
+        let hold = d.coalesce.hold_until();
+        if let Err(e) = d.udp.watch(hold.is_none()) {
+            klog!(d.logs, "dhcp4", Error, "DHCP4_PACKET_RECEIVE_FAIL", "{e}");
+            return 1;
+        }
+        let deadline = d.next_deadline().into_iter().chain(hold).min();
         let sleep = async {
             match deadline {
                 Some(t) => tokio::time::sleep_until(t.into()).await,
@@ -1287,12 +1309,9 @@ pub(crate) async fn run(opts: Options) -> i32 {
                     break;
                 }
             }
-            g = d.udp.readable(), if !pending_rx => {
-                match g {
-                    Ok(mut g) => {
-                        g.clear_ready();
-                        pending_rx = true;
-                    }
+            r = d.udp.readable(), if !pending_rx => {
+                match r {
+                    Ok(()) => pending_rx = true,
                     Err(e) => {
                         klog!(d.logs, "dhcp4", Error, "DHCP4_PACKET_RECEIVE_FAIL", "{e}");
                         return 1;
@@ -1300,13 +1319,21 @@ pub(crate) async fn run(opts: Options) -> i32 {
                 }
             }
             () = sleep => {
-                d.on_timer(Instant::now(), unix_now());
+                let now = Instant::now();
+                if d.coalesce.expired(now) {
+                    pending_rx = true;
+                }
+                d.on_timer(now, unix_now());
             }
             () = std::future::ready(()), if pending_rx => {}
         }
         if pending_rx {
             let (now, unix) = (Instant::now(), unix_now());
-            pending_rx = !d.receive(now, unix);
+            let (drained, read) = d.receive(now, unix);
+            pending_rx = !drained;
+            if drained {
+                d.coalesce.after_rx(now, read);
+            }
         }
         d.flush();
     }
