@@ -293,13 +293,14 @@ impl SyncGroup {
         if let Some(s) = self.state()
             && self.state != Some(s)
         {
-            if let Some(from) = self.state {
-                if self.events.len() >= EVENT_QUEUE_CAP {
-                    self.events.pop_front();
-                }
-                self.events
-                    .push_back(GroupEvent::StateChanged { from, to: s });
+            // The first shared state is reported too (from Initialize), as keepalived runs the
+            // group's notify_backup at start-up: a conntrackd hook asks for its resync there.
+            let from = self.state.unwrap_or(State::Initialize);
+            if self.events.len() >= EVENT_QUEUE_CAP {
+                self.events.pop_front();
             }
+            self.events
+                .push_back(GroupEvent::StateChanged { from, to: s });
             self.state = Some(s);
         }
     }

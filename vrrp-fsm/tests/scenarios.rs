@@ -1112,6 +1112,27 @@ fn sync_groups_fail_over_and_back_together() {
     assert_eq!(sim.group(a).unwrap().state(), Some(State::Backup));
 }
 
+/// keepalived runs a sync group's notify_backup at start-up (a conntrackd hook asks for its
+/// resync there): the first shared state is reported, from Initialize.
+#[test]
+fn sync_group_reports_its_start_up_state() {
+    let t0 = Instant::now();
+    let mut g = SyncGroup::new(vec![config_v4(10, 1, 100), config_v4(20, 1, 100)], t0).unwrap();
+    g.handle_timeout(t0);
+    let ev: Vec<_> = std::iter::from_fn(|| g.poll_event()).collect();
+    let group: Vec<_> = ev
+        .iter()
+        .filter(|e| matches!(e, vrrp_fsm::GroupEvent::StateChanged { .. }))
+        .collect();
+    assert_eq!(
+        group,
+        [&vrrp_fsm::GroupEvent::StateChanged {
+            from: State::Initialize,
+            to: State::Backup
+        }]
+    );
+}
+
 #[test]
 fn sync_group_member_losing_to_a_higher_priority_takes_the_group_to_backup() {
     let t0 = Instant::now();

@@ -463,6 +463,18 @@ impl HaLab {
             n.wait_oper_up(i);
         }
         self.event("r1", "r1 back (as rebooted): links restored");
+        // As keepalived + conntrackd users do, r1 waits before preempting: its ctsyncd must
+        // first receive r2's state (the resync its notify_backup asks for, which waits for the
+        // FTFW handshake), or its commit on becoming Master would be empty and the client's
+        // flows would die on r1.
+        let conf = &self.files[0].keepalived_conf;
+        let text = std::fs::read_to_string(conf)
+            .map_err(|e| LabError(format!("{}: {e}", conf.display())))?
+            .replace(
+                "    state BACKUP\n",
+                "    state BACKUP\n    preempt_delay 3\n",
+            );
+        std::fs::write(conf, text).map_err(|e| LabError(format!("{}: {e}", conf.display())))?;
         self.start(Router::R1, Daemon::Ctsyncd)?;
         self.start(Router::R1, Daemon::Dhcp4d)?;
         self.start(Router::R1, Daemon::Vrrpd)?;
