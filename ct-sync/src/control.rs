@@ -4,16 +4,16 @@
 //! # The protocol
 //! The daemon listens on an `AF_UNIX` stream socket at `General { UNIX { Path } }`. A client
 //! (`conntrackd -C FILE -s`, keepalived's `primary-backup.sh`, ...) connects, sends **one
-//! native-endian C `int`** ([`Request::to_bytes`](crate::control::Request::to_bytes)), then reads until the daemon closes, printing
-//! whatever arrives. The daemon reads the int ([`parse_request`](crate::control::parse_request)), answers with text (or
+//! native-endian C `int`** ([`Request::to_bytes`]), then reads until the daemon closes, printing
+//! whatever arrives. The daemon reads the int ([`parse_request`]), answers with text (or
 //! nothing) and closes. There is no status code: commands such as commit, flush and resync
 //! answer with nothing; `-c` keeps the connection open until the commit is done, which is how
 //! the client blocks.
 //!
 //! # The client's command line
-//! [`client_args`](crate::control::client_args) turns the arguments of `conntrackd` (`-c`, `-s network`, `-i expect -x`,
-//! `-C FILE`, ...) into the [`Request`](crate::control::Request) the real client sends, with conntrackd's own parsing
-//! rules (see [`client_args`](crate::control::client_args) for the quirks kept).
+//! [`client_args`] turns the arguments of `conntrackd` (`-c`, `-s network`, `-i expect -x`,
+//! `-C FILE`, ...) into the [`Request`] the real client sends, with conntrackd's own parsing
+//! rules (see [`client_args`] for the quirks kept).
 //!
 //! # The replies
 //! One plain report struct per reply text, filled by the daemon from its counters, and one
@@ -21,15 +21,15 @@
 //!
 //! | client | request | report | writer |
 //! |---|---|---|---|
-//! | `-s`, `-s ct`, `-s expect` | [`Request::Stats`](crate::control::Request::Stats), [`Request::ExpStats`](crate::control::Request::ExpStats) | [`StatsReport`](crate::control::StatsReport) | [`write_stats`](crate::control::write_stats) |
-//! | `-s network` | [`Request::StatsNetwork`](crate::control::Request::StatsNetwork) | [`NetworkReport`](crate::control::NetworkReport) | [`write_stats_network`](crate::control::write_stats_network) |
-//! | `-s cache` | [`Request::StatsCache`](crate::control::Request::StatsCache) | [`CacheStatsReport`](crate::control::CacheStatsReport) | [`write_stats_cache`](crate::control::write_stats_cache) |
-//! | `-s runtime` | [`Request::StatsRuntime`](crate::control::Request::StatsRuntime) | [`RuntimeReport`](crate::control::RuntimeReport) | [`write_stats_runtime`](crate::control::write_stats_runtime) |
-//! | `-s link` | [`Request::StatsLink`](crate::control::Request::StatsLink) | [`LinkReport`](crate::control::LinkReport) (one per channel) | [`write_stats_link`](crate::control::write_stats_link) |
-//! | `-s rsqueue` | [`Request::StatsRsqueue`](crate::control::Request::StatsRsqueue) | [`RsQueueEntry`](crate::control::RsQueueEntry) (FTFW only) | [`write_stats_rsqueue`](crate::control::write_stats_rsqueue) |
-//! | `-s queue` | [`Request::StatsQueue`](crate::control::Request::StatsQueue) | [`QueueReport`](crate::control::QueueReport) | [`write_stats_queue`](crate::control::write_stats_queue) |
-//! | `-s process` | [`Request::StatsProcess`](crate::control::Request::StatsProcess) | [`ChildProcess`](crate::control::ChildProcess) | [`write_stats_process`](crate::control::write_stats_process) |
-//! | `-i`, `-e` | [`Request::CtDumpInternal`](crate::control::Request::CtDumpInternal), [`Request::CtDumpExternal`](crate::control::Request::CtDumpExternal) | [`CtRepr`](crate::wire::CtRepr) + [`DumpExtras`](crate::control::DumpExtras) | [`write_ct_dump_entry`](crate::control::write_ct_dump_entry) |
+//! | `-s`, `-s ct`, `-s expect` | [`Request::Stats`], [`Request::ExpStats`] | [`StatsReport`] | [`write_stats`] |
+//! | `-s network` | [`Request::StatsNetwork`] | [`NetworkReport`] | [`write_stats_network`] |
+//! | `-s cache` | [`Request::StatsCache`] | [`CacheStatsReport`] | [`write_stats_cache`] |
+//! | `-s runtime` | [`Request::StatsRuntime`] | [`RuntimeReport`] | [`write_stats_runtime`] |
+//! | `-s link` | [`Request::StatsLink`] | [`LinkReport`] (one per channel) | [`write_stats_link`] |
+//! | `-s rsqueue` | [`Request::StatsRsqueue`] | [`RsQueueEntry`] (FTFW only) | [`write_stats_rsqueue`] |
+//! | `-s queue` | [`Request::StatsQueue`] | [`QueueReport`] | [`write_stats_queue`] |
+//! | `-s process` | [`Request::StatsProcess`] | [`ChildProcess`] | [`write_stats_process`] |
+//! | `-i`, `-e` | [`Request::CtDumpInternal`], [`Request::CtDumpExternal`] | [`CtRepr`] + [`DumpExtras`] | [`write_ct_dump_entry`] |
 //!
 //! Each writer has a `parse_*` inverse that reads conntrackd's text back into the report
 //! (typed errors, never a panic), so that `write(parse(text)) == text` can be checked against
@@ -48,8 +48,8 @@
 //! * conntrackd formats some replies into fixed 512-byte buffers (`-s queue`, `-s cache`) and
 //!   sends the length `snprintf` *would* have written: with more than four queues, or very
 //!   long cache names, it sends stack garbage. The writers here always write the whole text.
-//! * The `-i` / `-e` line is written from the synced attributes ([`CtRepr`](crate::wire::CtRepr)) plus
-//!   [`DumpExtras`](crate::control::DumpExtras). Not representable, so never written: the kernel's per-direction
+//! * The `-i` / `-e` line is written from the synced attributes ([`CtRepr`]) plus
+//!   [`DumpExtras`]. Not representable, so never written: the kernel's per-direction
 //!   `packets=`/`bytes=` counters (accounting on), `zone-orig=`/`zone-reply=`, `secmark=`,
 //!   `secctx=`, `delta-time=` (timestamps on) and `labels=` (conntrackd prints no labels: it
 //!   passes no label map). GRE keys are not synced, so GRE prints `srckey=0x0 dstkey=0x0` as

@@ -21,11 +21,8 @@ extern crate alloc;
 
 pub mod cache;
 pub mod config;
-/// conntrackd's UNIX control protocol: request codes, the client's flags, and the reply texts.
 pub mod control;
-/// The kernel's conntrack table over ctnetlink (`NETLINK_NETFILTER`), Sans-IO.
 pub mod ctnetlink;
-/// A deterministic simulator of sync nodes on a lossy link (feature `sim`).
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod sync;

@@ -6,7 +6,7 @@
 //!   flush;
 //! * [`parse`]: what the kernel sends back: acks and errors with the sequence number they
 //!   answer, the end of a dump, and conntracks from dumps and from the
-//!   `NFNLGRP_CONNTRACK_NEW` / `UPDATE` / `DESTROY` event groups as [`CtRepr`]
+//!   `NFNLGRP_CONNTRACK_NEW` / `UPDATE` / `DESTROY` event groups as [`CtRepr`](crate::wire::CtRepr)
 //!   (crate::wire::CtRepr) plus the event kind and the `nlmsg_pid` that caused it;
 //! * [`commit`]: the batched commit state machine ([`CommitPlanner`]).
 //!

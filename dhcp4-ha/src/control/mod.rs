@@ -8,7 +8,6 @@
 //! (`{"command":…,"service":[…],"arguments":{…}}`), for [`Request::to_compact`].
 
 pub mod args;
-/// Kea's `dhcp4` control commands run against a server, Sans-IO (`ControlHandler`).
 pub mod handler;
 pub mod json;
 mod lease;

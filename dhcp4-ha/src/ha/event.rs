@@ -11,8 +11,8 @@ use super::state::HaState;
 use crate::control::Answer;
 use crate::lease::Lease4;
 
-/// What to do with the replies the server holds for [`Gate::PartnerAcked`]
-/// (`crate::server::Gate::PartnerAcked`).
+/// What to do with the replies the server holds for
+/// [`Gate::PartnerAcked`](crate::server::Gate::PartnerAcked).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GateAction {
     /// Every lease change up to this sequence number was acknowledged (or needs no
