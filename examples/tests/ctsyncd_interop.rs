@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ct_sync::control::{
-    ExternalStats, RsQueueEntry, parse_ct_dump_entry, parse_stats, parse_stats_network,
-    parse_stats_rsqueue,
+    ChannelKind, ChannelReport, ExternalStats, RsQueueEntry, parse_ct_dump_entry, parse_stats,
+    parse_stats_network, parse_stats_rsqueue,
 };
 use ct_sync::ctnetlink::CommitConfig;
 use ct_sync::wire::ct::status;
@@ -237,6 +237,30 @@ struct Net {
     server: Node,
 }
 
+impl Net {
+    /// Starts `wa` on `a` and `wb` on `b`, syncing over the 203.0.113.0/24 link.
+    fn start_pair(&self, wa: Impl, wb: Impl, mode: Mode, link: Link) -> (Daemon, Daemon) {
+        let dir = self.lab.dir();
+        let text = |name, local, peer| conf_text(dir, name, mode, link, local, peer);
+        (
+            Daemon::start(
+                wa,
+                &self.a,
+                dir,
+                "a",
+                &text("a", "203.0.113.1", "203.0.113.2"),
+            ),
+            Daemon::start(
+                wb,
+                &self.b,
+                dir,
+                "b",
+                &text("b", "203.0.113.2", "203.0.113.1"),
+            ),
+        )
+    }
+}
+
 fn net() -> Net {
     for bin in ["conntrackd", "conntrack", "nft"] {
         require_bin(bin);
@@ -409,24 +433,19 @@ fn expected(t: &Traffic) -> Vec<Want> {
 /// conntracks, commit into b's kernel (with the NAT reply tuple rebuilt), deletion.
 fn scenario(wa: Impl, wb: Impl, mode: Mode, link: Link, commit_client: Impl) {
     let n = net();
-    let dir = n.lab.dir();
-    let da = Daemon::start(
-        wa,
-        &n.a,
-        dir,
-        "a",
-        &conf_text(dir, "a", mode, link, "203.0.113.1", "203.0.113.2"),
-    );
-    let db = Daemon::start(
-        wb,
-        &n.b,
-        dir,
-        "b",
-        &conf_text(dir, "b", mode, link, "203.0.113.2", "203.0.113.1"),
-    );
+    let (da, db) = n.start_pair(wa, wb, mode, link);
     if link == Link::Tcp {
         // The channel needs both connections before the first message.
-        std::thread::sleep(Duration::from_millis(1500));
+        let up = |d: &Daemon, peer: &Daemon| {
+            channel(d, peer).kind
+                == ChannelKind::Tcp {
+                    server_connected: true,
+                    client_connected: true,
+                }
+        };
+        wait_until(WAIT, "both TCP connections of the sync channel", || {
+            up(&da, &db) && up(&db, &da)
+        });
     }
 
     let t = traffic(&n);
@@ -639,15 +658,19 @@ fn bulk_entries(node: &Node, count: u32) {
     assert_eq!(report.stats.created, u64::from(count), "{report:?}");
 }
 
-/// Datagrams `d` received on its dedicated link (`-s network`).
+/// `d`'s dedicated link as `-s network` shows it.
 #[track_caller]
-fn packets_recv(d: &Daemon, peer: &Daemon) -> u64 {
+fn channel(d: &Daemon, peer: &Daemon) -> ChannelReport {
     let text = d.query(&["-s", "network"], peer);
     parse_stats_network(&text)
         .unwrap_or_else(|e| panic!("{} -s network: {e}\n{text}", d.name))
         .channel
-        .counters
-        .packets_recv
+}
+
+/// Datagrams `d` received on its dedicated link (`-s network`).
+#[track_caller]
+fn packets_recv(d: &Daemon, peer: &Daemon) -> u64 {
+    channel(d, peer).counters.packets_recv
 }
 
 /// Waits until both FTFW peers have heard three datagrams from each other on a lossless link:
@@ -673,22 +696,8 @@ fn wait_handshake(a: &Daemon, b: &Daemon) {
 /// FTFW with one sync datagram in five dropped at b still converges, for both receivers.
 fn lossy(wa: Impl, wb: Impl) {
     let n = net();
-    let dir = n.lab.dir();
     let mode = Mode::Ftfw;
-    let da = Daemon::start(
-        wa,
-        &n.a,
-        dir,
-        "a",
-        &conf_text(dir, "a", mode, Link::Udp, "203.0.113.1", "203.0.113.2"),
-    );
-    let db = Daemon::start(
-        wb,
-        &n.b,
-        dir,
-        "b",
-        &conf_text(dir, "b", mode, Link::Udp, "203.0.113.2", "203.0.113.1"),
-    );
+    let (da, db) = n.start_pair(wa, wb, mode, Link::Udp);
     // The loss starts once the HELLO handshake is over. Until a's HELLO is answered, every
     // message of a carries HELLO, which b takes as "a (re)started: accept its numbers afresh"
     // without a gap check; and b's first message (HELLO) empties a's resend queue. A datagram
@@ -774,22 +783,8 @@ fn ftfw_lossy_link_converges_ctsyncd_to_conntrackd() {
 /// and conntrackd (besides the objects, a's own unacknowledged ACKs may be listed).
 fn rsqueue_unacknowledged(wa: Impl) {
     let n = net();
-    let dir = n.lab.dir();
     let mode = Mode::Ftfw;
-    let da = Daemon::start(
-        wa,
-        &n.a,
-        dir,
-        "a",
-        &conf_text(dir, "a", mode, Link::Udp, "203.0.113.1", "203.0.113.2"),
-    );
-    let db = Daemon::start(
-        Impl::Ctsyncd,
-        &n.b,
-        dir,
-        "b",
-        &conf_text(dir, "b", mode, Link::Udp, "203.0.113.2", "203.0.113.1"),
-    );
+    let (da, db) = n.start_pair(wa, Impl::Ctsyncd, mode, Link::Udp);
     wait_handshake(&da, &db);
     n.a.run(&[
         "nft",
@@ -844,22 +839,7 @@ fn rsqueue_lists_unacknowledged_conntrackd() {
 /// The backup restarts with an empty cache; `-n` asks the primary for a resync.
 fn resync(wa: Impl, wb: Impl) {
     let n = net();
-    let dir = n.lab.dir();
-    let mode = Mode::Ftfw;
-    let da = Daemon::start(
-        wa,
-        &n.a,
-        dir,
-        "a",
-        &conf_text(dir, "a", mode, Link::Udp, "203.0.113.1", "203.0.113.2"),
-    );
-    let mut db = Daemon::start(
-        wb,
-        &n.b,
-        dir,
-        "b",
-        &conf_text(dir, "b", mode, Link::Udp, "203.0.113.2", "203.0.113.1"),
-    );
+    let (da, mut db) = n.start_pair(wa, wb, Mode::Ftfw, Link::Udp);
     const N: u32 = 500;
     bulk_entries(&n.a, N);
     wait_until(WAIT, "b to hold a's conntracks", || {
@@ -867,7 +847,8 @@ fn resync(wa: Impl, wb: Impl) {
     });
     db.stop();
     db.launch();
-    std::thread::sleep(Duration::from_millis(1500));
+    // The restarted b has talked with a (HELLO and its answer), and still holds nothing.
+    wait_handshake(&da, &db);
     assert_eq!(
         db.external_active(&da),
         0,
@@ -942,25 +923,13 @@ fn b_drop(n: &Net, one_in: Option<u32>) {
 /// (`SyncConfig::hold_until_handshake`), so b converges, whichever the receiver.
 fn burst_during_hello(wa: Impl, wb: Impl) {
     let n = net();
-    let dir = n.lab.dir();
     let mode = Mode::Ftfw;
     b_drop(&n, None);
-    let da = Daemon::start(
-        wa,
-        &n.a,
-        dir,
-        "a",
-        &conf_text(dir, "a", mode, Link::Udp, "203.0.113.1", "203.0.113.2"),
-    );
-    let db = Daemon::start(
-        wb,
-        &n.b,
-        dir,
-        "b",
-        &conf_text(dir, "b", mode, Link::Udp, "203.0.113.2", "203.0.113.1"),
-    );
+    let (da, db) = n.start_pair(wa, wb, mode, Link::Udp);
     // a's alive timer has said HELLO at least once, and b has heard none of it.
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_until(WAIT, "a's first datagram", || {
+        channel(&da, &db).counters.packets_sent >= 1
+    });
     assert_eq!(packets_recv(&db, &da), 0, "b heard a before the burst");
     b_drop(&n, Some(2));
     const N: u32 = 3000;

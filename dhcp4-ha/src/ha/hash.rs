@@ -109,6 +109,15 @@ impl Classified {
     }
 }
 
+/// Where a query belongs, without allocating ([`QueryFilter::place`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    /// Whether this server processes it.
+    pub in_scope: bool,
+    /// The index of its scope among the peers (see [`QueryFilter::class_of`]).
+    pub scope: Option<usize>,
+}
+
 /// Kea's query filter: the peers in balancing order (primary, then secondary / standby,
 /// then backups) and the scopes this server serves now.
 #[derive(Debug, Clone)]
@@ -118,6 +127,8 @@ pub struct QueryFilter {
     my_role: Role,
     /// Peer names: primary first, then secondary/standby (name order), then backups.
     peers: Vec<(String, Role)>,
+    /// `HA_<peer>` for each of `peers`, built once (a query's class costs no allocation).
+    classes: Vec<String>,
     active: u8,
     scopes: BTreeMap<String, bool>,
 }
@@ -146,11 +157,16 @@ impl QueryFilter {
             }
         }
         peers.extend(backups);
+        let classes = peers
+            .iter()
+            .map(|(n, _)| alloc::format!("HA_{n}"))
+            .collect();
         let mut f = Self {
             mode: cfg.mode,
             me: cfg.this_server_name.clone(),
             my_role: cfg.this_server().role,
             peers,
+            classes,
             active,
             scopes: BTreeMap::new(),
         };
@@ -215,34 +231,47 @@ impl QueryFilter {
 
     /// The scope a query belongs to and whether this server serves it.
     pub fn classify(&self, q: &QueryFacts<'_>) -> Classified {
-        let first = self.peers.first().map(|(n, _)| n.clone());
+        let p = self.place(q);
+        Classified {
+            in_scope: p.in_scope,
+            scope: p.scope.map(|i| self.peers[i].0.clone()),
+        }
+    }
+
+    /// [`classify`](Self::classify) without allocating: the scope as an index into the
+    /// peers (see [`class_of`](Self::class_of)).
+    pub fn place(&self, q: &QueryFacts<'_>) -> Placement {
+        let out = |in_scope, scope| Placement { in_scope, scope };
+        if self.peers.is_empty() {
+            return out(!is_ha_type(q.message_type), None);
+        }
         if !is_ha_type(q.message_type) {
-            return Classified {
-                in_scope: true,
-                scope: first,
-            };
+            return out(true, Some(0));
         }
         let candidate = if self.mode == HaMode::LoadBalancing {
             let Some(key) = lb_key(q.client_id, q.hw_addr) else {
-                return Classified {
-                    in_scope: false,
-                    scope: None,
-                };
+                return out(false, None);
             };
             if self.active == 0 {
-                return Classified {
-                    in_scope: false,
-                    scope: None,
-                };
+                return out(false, None);
             }
             usize::from(lb_hash(key) % self.active)
         } else {
             0
         };
-        let scope = self.peers.get(candidate).map(|(n, _)| n.clone());
-        Classified {
-            in_scope: scope.as_deref().is_some_and(|s| self.serving(s)),
-            scope,
+        match self.peers.get(candidate) {
+            Some((name, _)) => out(self.serving(name), Some(candidate)),
+            None => out(false, None),
         }
+    }
+
+    /// The name of scope `i` of a [`Placement`] (a peer's name).
+    pub fn scope_name(&self, i: usize) -> Option<&str> {
+        self.peers.get(i).map(|(n, _)| n.as_str())
+    }
+
+    /// The client class (`HA_server1`) of scope `i` of a [`Placement`].
+    pub fn class_of(&self, i: usize) -> Option<&str> {
+        self.classes.get(i).map(String::as_str)
     }
 }

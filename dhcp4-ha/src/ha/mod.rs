@@ -33,7 +33,7 @@ mod sync;
 pub use config::{HaConfig, HaMode, HaMultiThreading, PeerConfig, PeerUrl, Role, Scheme};
 pub use error::{HaConfigError, TransportError};
 pub use event::{GateAction, HaEvent, Reason};
-pub use hash::{Classified, QueryFacts, QueryFilter, lb_hash};
+pub use hash::{Classified, Placement, QueryFacts, QueryFilter, lb_hash};
 pub use service::{
     CommandReply, DEFAULT_MAX_UNACKED_UPDATES, HaCounters, HaService, OutRequest, REQUEST_TIMEOUT,
     RESULT_CONFLICT, answer_from_http, results,

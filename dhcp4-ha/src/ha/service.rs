@@ -25,7 +25,7 @@ use super::comm::{CommState, TERM_CLOCK_SKEW};
 use super::config::{HaConfig, HaMode, PeerConfig, Role};
 use super::error::TransportError;
 use super::event::{GateAction, HaEvent, Reason};
-use super::hash::{Classified, QueryFacts, QueryFilter};
+use super::hash::{Classified, Placement, QueryFacts, QueryFilter};
 use super::state::{HaState, Pausing};
 use crate::control::args::{
     Arguments, DhcpDisable, DhcpEnable, GetPage, HeartbeatAnswer, PageFrom,
@@ -514,14 +514,34 @@ impl HaService {
 
     /// [`should_serve`](Self::should_serve) with the scope (the `HA_<scope>` class).
     pub fn classify(&mut self, now: Instant, q: &QueryFacts<'_>) -> Classified {
+        let p = self.place(now, q);
+        Classified {
+            in_scope: p.in_scope,
+            scope: p
+                .scope
+                .and_then(|i| self.filter.scope_name(i))
+                .map(Into::into),
+        }
+    }
+
+    /// The query filter's verdict with the client class to give the query: `None` when this
+    /// server does not process it, else its `HA_<scope>` class (`None` inside when it has no
+    /// scope). No allocation: the hot path of a daemon.
+    pub fn query_class(&mut self, now: Instant, q: &QueryFacts<'_>) -> Option<Option<&str>> {
+        let p = self.place(now, q);
+        p.in_scope
+            .then(|| p.scope.and_then(|i| self.filter.class_of(i)))
+    }
+
+    fn place(&mut self, now: Instant, q: &QueryFacts<'_>) -> Placement {
         if !self.net.enabled() {
-            return Classified {
+            return Placement {
                 in_scope: false,
                 scope: None,
             };
         }
-        let c = self.filter.classify(q);
-        if !c.in_scope {
+        let p = self.filter.place(q);
+        if !p.in_scope {
             self.counters.queries_not_for_us += 1;
             if self.interrupted(now) {
                 let cid = q.client_id.unwrap_or(&[]);
@@ -540,7 +560,7 @@ impl HaService {
                 }
             }
         }
-        c
+        p
     }
 
     /// A lease change of the server (pass every change, in order: the gate release is

@@ -345,7 +345,7 @@ impl Daemon {
                 // With HA the query carries its `HA_<server>` class (split pools of
                 // load-balancing).
                 self.server
-                    .handle_packet_classified(now, unix, &meta, bytes, class.as_deref());
+                    .handle_packet_classified(now, unix, &meta, bytes, class);
             }
             if n < sys::RX_BATCH {
                 return (true, read);

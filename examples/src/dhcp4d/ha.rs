@@ -137,7 +137,7 @@ impl HaNode {
     /// Kea's query filter: `None` when this server does not answer the query in `bytes`,
     /// else the client class HA gives it (`HA_server1`; `None` inside when the query has no
     /// load-balancing key), which selects the split pools of load-balancing.
-    pub(crate) fn classify(&mut self, now: Instant, bytes: &[u8]) -> Option<Option<String>> {
+    pub(crate) fn classify(&mut self, now: Instant, bytes: &[u8]) -> Option<Option<&str>> {
         let verdict = match Packet::new_checked(bytes) {
             Ok(p) => {
                 let cid = p.option(61);
@@ -148,8 +148,7 @@ impl HaNode {
                     secs: p.secs(),
                     xid: p.xid(),
                 };
-                let c = self.service.classify(now, &facts);
-                c.in_scope.then(|| c.class())
+                self.service.query_class(now, &facts)
             }
             // Malformed: the server drops it and counts it.
             Err(_) => self.service.dhcp_enabled().then_some(None),
