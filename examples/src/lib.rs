@@ -6,4 +6,5 @@ pub mod ctsyncd;
 pub mod dhcp4d;
 pub mod lab;
 pub mod netns;
+mod sys;
 pub mod vrrpd;

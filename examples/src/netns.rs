@@ -78,6 +78,28 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut probe: impl FnMut() -> Opt
     }
 }
 
+/// Polls `probe` every `every` until it returns `Ok`; after `timeout` panics with the text
+/// `fail` makes of the last `Err` (what was seen instead, and whatever logs explain it), which
+/// is only built on failure.
+#[track_caller]
+pub fn wait_or<T, E>(
+    timeout: Duration,
+    every: Duration,
+    mut probe: impl FnMut() -> Result<T, E>,
+    fail: impl FnOnce(E) -> String,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match probe() {
+            Ok(v) => return v,
+            Err(e) if Instant::now() >= deadline => {
+                panic!("timed out after {timeout:?}: {}", fail(e))
+            }
+            Err(_) => std::thread::sleep(every),
+        }
+    }
+}
+
 /// Finds `name` in `PATH` (and the sbin directories, which a test's `PATH` may lack); panics
 /// with a clear message when it is not installed, so a test cannot pass without its peer.
 #[track_caller]

@@ -24,10 +24,12 @@ use ct_sync::ctnetlink::CommitConfig;
 use ct_sync::wire::ct::status;
 use ct_sync::wire::{CtRepr, Pair};
 use examples::ctnl::CtnlSocket;
-use examples::netns::{Lab, NODE_IF, Node, Proc, require_bin, wait_until};
+use examples::netns::{Lab, NODE_IF, Node, Proc, require_bin, wait_or, wait_until};
 
 /// Bound on every wait.
 const WAIT: Duration = Duration::from_secs(20);
+/// How often a wait polls the daemons.
+const POLL: Duration = Duration::from_millis(50);
 
 fn ctsyncd() -> &'static str {
     env!("CARGO_BIN_EXE_ctsyncd")
@@ -451,23 +453,24 @@ fn scenario(wa: Impl, wb: Impl, mode: Mode, link: Link, commit_client: Impl) {
     let t = traffic(&n);
     insert_manual(&n);
     let want = expected(&t);
-    let deadline = Instant::now() + WAIT;
-    let last = loop {
-        let last = db.dump("-e", &da);
-        if want
-            .iter()
-            .all(|&(s, d, p, ports)| has(&last, s, d, p, ports))
-        {
-            break last;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "b's external cache never held a's conntracks: {last:#?}\n{}\n{}",
-            da.logs(),
-            db.logs()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let last = wait_or(
+        WAIT,
+        POLL,
+        || {
+            let last = db.dump("-e", &da);
+            let all = want
+                .iter()
+                .all(|&(s, d, p, ports)| has(&last, s, d, p, ports));
+            if all { Ok(last) } else { Err(last) }
+        },
+        |last| {
+            format!(
+                "b's external cache never held a's conntracks: {last:#?}\n{}\n{}",
+                da.logs(),
+                db.logs()
+            )
+        },
+    );
     // The synced NAT entry carries its SNAT address and mark.
     let nat = last
         .iter()
@@ -529,24 +532,20 @@ fn scenario(wa: Impl, wb: Impl, mode: Mode, link: Link, commit_client: Impl) {
         "-d",
         "192.0.2.81",
     ]);
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let e = db.dump("-e", &da);
-        if !has(&e, "198.51.100.77", "192.0.2.81", 6, Some((40000, 443))) {
-            assert!(
-                has(&e, "198.51.100.78", "192.0.2.82", 1, None),
-                "deleted too much: {e:#?}"
-            );
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the deletion never reached b\n{}\n{}",
-            da.logs(),
-            db.logs()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let e = wait_or(
+        WAIT,
+        POLL,
+        || {
+            let e = db.dump("-e", &da);
+            let gone = !has(&e, "198.51.100.77", "192.0.2.81", 6, Some((40000, 443)));
+            if gone { Ok(e) } else { Err(()) }
+        },
+        |()| format!("the deletion never reached b\n{}\n{}", da.logs(), db.logs()),
+    );
+    assert!(
+        has(&e, "198.51.100.78", "192.0.2.82", 1, None),
+        "deleted too much: {e:#?}"
+    );
 }
 
 #[test]
@@ -677,20 +676,39 @@ fn packets_recv(d: &Daemon, peer: &Daemon) -> u64 {
 /// each side's 1 s alive timer has said HELLO and the answer (HELLO_BACK) has come back, so
 /// neither side says HELLO any more.
 fn wait_handshake(a: &Daemon, b: &Daemon) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let (ra, rb) = (packets_recv(a, b), packets_recv(b, a));
-        if ra >= 3 && rb >= 3 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the peers never exchanged their HELLOs (a heard {ra}, b heard {rb} datagrams)\n{}\n{}",
-            a.logs(),
-            b.logs()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_or(
+        WAIT,
+        POLL,
+        || {
+            let (ra, rb) = (packets_recv(a, b), packets_recv(b, a));
+            if ra >= 3 && rb >= 3 {
+                Ok(())
+            } else {
+                Err((ra, rb))
+            }
+        },
+        |(ra, rb)| {
+            format!(
+                "the peers never exchanged their HELLOs (a heard {ra}, b heard {rb} datagrams)\n{}\n{}",
+                a.logs(),
+                b.logs()
+            )
+        },
+    );
+}
+
+/// Waits until `db`'s external cache holds at least `n` of `da`'s entries (`when` says at
+/// which point of the test).
+fn wait_holding(da: &Daemon, db: &Daemon, n: u32, when: &str) {
+    wait_or(
+        WAIT,
+        POLL,
+        || {
+            let got = db.external_active(da);
+            if got >= n { Ok(()) } else { Err(got) }
+        },
+        |got| format!("{when}, b holds {got} of {n}\n{}\n{}", da.logs(), db.logs()),
+    );
 }
 
 /// FTFW with one sync datagram in five dropped at b still converges, for both receivers.
@@ -855,20 +873,7 @@ fn resync(wa: Impl, wb: Impl) {
         "a restarted b should start empty"
     );
     db.query(&["-n"], &da);
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let got = db.external_active(&da);
-        if got >= N {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "after -n b holds {got} of {N}\n{}\n{}",
-            da.logs(),
-            db.logs()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_holding(&da, &db, N, "after -n");
 }
 
 #[test]
@@ -937,20 +942,12 @@ fn burst_during_hello(wa: Impl, wb: Impl) {
     // Past the handshake (HELLO_BACK rides on a's next messages, one in two arrives), b's
     // count stops growing short of N: the ACK/NACK exchange goes on, nothing is resent.
     if wa == Impl::Ctsyncd {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let got = db.external_active(&da);
-            if got >= N {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "b holds {got} of the {N} entries ctsyncd held until the handshake\n{}\n{}",
-                da.logs(),
-                db.logs()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_holding(
+            &da,
+            &db,
+            N,
+            "with the entries ctsyncd held until the handshake",
+        );
         let net_stats = parse_stats_network(&db.query(&["-s", "network"], &da)).unwrap();
         assert!(net_stats.rcv_lost > 0, "b saw no loss: {net_stats:?}");
         return;

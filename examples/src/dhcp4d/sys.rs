@@ -2,50 +2,16 @@
 //! (the ingress interface and destination of each query, the egress interface and source
 //! of each reply) and their batched forms `recvmmsg` / `sendmmsg` ([`RxBatch`],
 //! [`send_pktinfo_batch`]), `sendto` on an `AF_PACKET` socket (a reply to a client that has
-//! no address yet), `getifaddrs` (the interfaces' IPv4 addresses), and tokio's
-//! `AsyncFd::register`.
+//! no address yet), `getifaddrs` (the interfaces' IPv4 addresses).
 #![allow(unsafe_code)]
 
 use std::ffi::CStr;
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::RawFd;
 
-use tokio::io::unix::AsyncFd;
-
-/// Registers a socket with tokio's reactor for readability only (no wake-up each time the
-/// send buffer drains); on failure the socket comes back with the error.
-pub(crate) fn register_readable<T: AsRawFd>(sock: T) -> Result<AsyncFd<T>, (T, io::Error)> {
-    // SAFETY: the socket owns its fd (socket2 `Socket`), which stays open while the `AsyncFd`
-    // holds the value; it is deregistered when the `AsyncFd` is dropped, before the fd closes.
-    unsafe { AsyncFd::register_with_interest(sock, tokio::io::Interest::READABLE) }
-        .map_err(|e| e.into_parts())
-}
-
-/// Sets an integer socket option.
-pub(crate) fn setsockopt_int(
-    fd: RawFd,
-    level: libc::c_int,
-    name: libc::c_int,
-    v: libc::c_int,
-) -> io::Result<()> {
-    // SAFETY: `v` lives for the call and its size is passed.
-    let r = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            (&raw const v).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
+pub(crate) use crate::sys::{register_readable, setsockopt_int};
 
 /// One received datagram's metadata.
 #[derive(Debug, Clone, Copy)]

@@ -1,6 +1,6 @@
 //! The few system calls socket2 and tokio do not wrap safely: `IPV6_CHECKSUM`,
 //! `IPV6_RECVPKTINFO`, `recvmsg` with its control messages (IPv6 hop limit and destination),
-//! tokio's `AsyncFd::register`, `sched_setscheduler` (keepalived's `vrrp_rt_priority`) and a
+//! `sched_setscheduler` (keepalived's `vrrp_rt_priority`, through the shared `crate::sys`) and a
 //! timerfd for deadlines finer than tokio's millisecond wheel.
 //!
 //! Why `recvmsg` rather than an AF_PACKET socket for the IPv6 hop limit: the kernel already
@@ -14,37 +14,8 @@ use std::mem::{size_of, zeroed};
 use std::net::Ipv6Addr;
 use std::os::fd::{AsRawFd, RawFd};
 
-use tokio::io::unix::AsyncFd;
-
-/// Registers a socket with tokio's reactor.
-pub(crate) fn register<T: AsRawFd>(sock: T) -> io::Result<AsyncFd<T>> {
-    // SAFETY: the socket owns its fd (socket2 `Socket`), which stays open while the `AsyncFd`
-    // holds the value; it is deregistered when the `AsyncFd` is dropped, before the fd closes.
-    unsafe { AsyncFd::register(sock) }.map_err(|e| e.into_parts().1)
-}
-
-fn setsockopt_int(
-    fd: RawFd,
-    level: libc::c_int,
-    name: libc::c_int,
-    v: libc::c_int,
-) -> io::Result<()> {
-    // SAFETY: `v` lives for the call and its size is passed.
-    let r = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            (&raw const v).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
+pub(crate) use crate::sys::register;
+use crate::sys::setsockopt_int;
 
 /// `IPV6_CHECKSUM`: the kernel computes the checksum (with the IPv6 pseudo-header) at
 /// `offset` on send and verifies it on receive.
@@ -120,19 +91,9 @@ pub(crate) fn recv_v6(fd: RawFd, buf: &mut [u8]) -> io::Result<Rx6> {
 
 /// Puts the calling thread (the daemon's only runtime thread) under `SCHED_RR` with
 /// `priority` (1..=99), keepalived's `vrrp_rt_priority`: adverts and timers keep their pace on
-/// a busy machine. The kernel's RT throttling (`sched_rt_runtime_us`) still bounds it.
+/// a busy machine.
 pub(crate) fn set_realtime(priority: u8) -> io::Result<()> {
-    let param = libc::sched_param {
-        sched_priority: libc::c_int::from(priority),
-    };
-    // SAFETY: `param` is a valid, initialised `sched_param` that outlives the call; pid 0 is
-    // the calling thread.
-    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_RR, &param) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    crate::sys::set_scheduler(libc::SCHED_RR, libc::c_int::from(priority))
 }
 
 /// A `CLOCK_MONOTONIC` timerfd: the state machines' deadlines to the microsecond (tokio's
