@@ -644,7 +644,12 @@ proptest! {
         prop_assert_eq!(m.reply, Some(reply_tuple(&plain).unwrap()));
         // NAT travels in CTA_NAT_SRC / CTA_NAT_DST, which the parser (of the kernel's
         // messages, where NAT shows in the reply tuple) does not read back.
-        let want = CtRepr { status: ct.status.map(create_status), ..plain };
+        // An all-zero SYNPROXY is left out (the kernel's own value for a created conntrack).
+        let want = CtRepr {
+            status: ct.status.map(create_status),
+            synproxy: ct.synproxy.filter(|s| *s != Synproxy::default()),
+            ..plain
+        };
         prop_assert_eq!(m.ct, want);
     }
 
@@ -688,6 +693,29 @@ proptest! {
             let _ = m;
         }
     }
+}
+
+#[test]
+fn zero_synproxy_is_left_out_of_creates() {
+    let zero = CtRepr {
+        synproxy: Some(Synproxy::default()),
+        ..udp()
+    };
+    let set = CtRepr {
+        synproxy: Some(Synproxy {
+            its: 1,
+            isn: 2,
+            tsoff: 3,
+        }),
+        ..udp()
+    };
+    let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+    write_create(&mut a, 7, &zero, &CommitOptions::default(), false).unwrap();
+    write_create(&mut b, 7, &udp(), &CommitOptions::default(), false).unwrap();
+    write_create(&mut c, 7, &set, &CommitOptions::default(), false).unwrap();
+    assert_eq!(a, b, "a zero SYNPROXY adds nothing to the request");
+    assert_eq!(ct_of(&c).ct.synproxy, set.synproxy, "a set one is sent");
+    assert!(c.len() > b.len());
 }
 
 #[test]

@@ -10,7 +10,7 @@
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use ct_sync::ctnetlink::consts::AF_UNSPEC;
+use ct_sync::ctnetlink::consts::{AF_UNSPEC, NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_UPDATE};
 use ct_sync::ctnetlink::{AckMode, CommitConfig};
 use ct_sync::wire::ct::status;
 use ct_sync::wire::{CtRepr, Pair};
@@ -46,6 +46,30 @@ struct Setup {
     batch: usize,
     ack: AckMode,
     sockets: usize,
+    /// Event groups another socket of the namespace listens to during the commit (as a sync
+    /// daemon's event socket does): the kernel builds an event per create for each group
+    /// that has a listener.
+    listen: Listen,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Listen {
+    /// No listener.
+    None,
+    /// NEW, UPDATE and DESTROY (a daemon that stays subscribed during its commit).
+    All,
+    /// DESTROY only (ctsyncd leaves NEW and UPDATE for its commit).
+    Destroy,
+}
+
+/// The entries as a sync peer's events carry them for conntracks it created through
+/// ctnetlink: unreplied (CONFIRMED only), with the all-zero SYNPROXY.
+fn as_synced(e: &CtRepr) -> CtRepr {
+    CtRepr {
+        status: Some(status::CONFIRMED),
+        synproxy: Some(Default::default()),
+        ..e.clone()
+    }
 }
 
 /// One run: flush, commit, check the count. Returns (wall, cpu).
@@ -55,6 +79,17 @@ fn run(node: &Node, entries: &[CtRepr], s: Setup) -> (Duration, Duration) {
         .collect();
     socks[0].flush(AF_UNSPEC).expect("flush");
     assert_eq!(count(node), 0, "table not empty after flush");
+    let listener = match s.listen {
+        Listen::None => None,
+        Listen::All | Listen::Destroy => {
+            let l = node.enter(|| CtnlSocket::open_events(false).expect("event socket"));
+            if s.listen == Listen::Destroy {
+                l.leave_groups(&[NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_UPDATE])
+                    .expect("drop membership");
+            }
+            Some(l)
+        }
+    };
     let cfg = CommitConfig {
         ack: s.ack,
         batch_bytes: s.batch,
@@ -74,6 +109,7 @@ fn run(node: &Node, entries: &[CtRepr], s: Setup) -> (Duration, Duration) {
     });
     let wall = t0.elapsed();
     let cpu = process_cpu_time() - cpu0;
+    drop(listener);
     let created: u64 = reports.iter().map(|r| r.stats.created).sum();
     let failed: u64 = reports.iter().map(|r| r.stats.failed).sum();
     assert_eq!(
@@ -100,41 +136,58 @@ fn main() {
     let entries: Vec<CtRepr> = (0..n).map(entry).collect();
     println!("ctnetlink commit of {n} UDP conntracks, median of {runs} runs");
     println!(
-        "{:>8} {:>12} {:>7} {:>10} {:>12} {:>10}",
-        "batch", "ack", "sockets", "wall ms", "entries/s", "cpu µs/ent"
+        "{:>8} {:>12} {:>7} {:>8} {:>10} {:>12} {:>10}",
+        "batch", "ack", "sockets", "listen", "wall ms", "entries/s", "cpu µs/ent"
     );
     let mut setups = Vec::new();
-    for batch in [64 << 10, 256 << 10, 1 << 20] {
-        setups.push(Setup {
-            batch,
-            ack: AckMode::ErrorsOnly,
-            sockets: 1,
-        });
-    }
-    setups.push(Setup {
-        batch: 256 << 10,
-        ack: AckMode::PerMessage,
-        sockets: 1,
-    });
-    setups.push(Setup {
+    let base = Setup {
         batch: 256 << 10,
         ack: AckMode::ErrorsOnly,
-        sockets: 2,
+        sockets: 1,
+        listen: Listen::None,
+    };
+    for batch in [64 << 10, 256 << 10, 1 << 20] {
+        setups.push(Setup { batch, ..base });
+    }
+    setups.push(Setup {
+        ack: AckMode::PerMessage,
+        ..base
     });
-    for s in setups {
+    setups.push(Setup { sockets: 2, ..base });
+    setups.push(Setup {
+        listen: Listen::All,
+        ..base
+    });
+    setups.push(Setup {
+        listen: Listen::Destroy,
+        ..base
+    });
+    let synced: Vec<CtRepr> = entries.iter().map(as_synced).collect();
+    let mut rows: Vec<(Setup, &[CtRepr], &str)> =
+        setups.into_iter().map(|s| (s, &entries[..], "")).collect();
+    rows.push((
+        Setup {
+            listen: Listen::Destroy,
+            ..base
+        },
+        &synced[..],
+        " (entries as synced: unreplied, SYNPROXY zero)",
+    ));
+    for (s, entries, note) in rows {
         let mut walls = Vec::new();
         let mut cpus = Vec::new();
         for _ in 0..runs {
-            let (w, c) = run(&node, &entries, s);
+            let (w, c) = run(&node, entries, s);
             walls.push(w);
             cpus.push(c);
         }
         let (w, c) = (median(walls), median(cpus));
         println!(
-            "{:>8} {:>12} {:>7} {:>10.1} {:>12.0} {:>10.2}",
+            "{:>8} {:>12} {:>7} {:>8} {:>10.1} {:>12.0} {:>10.2}{note}",
             format!("{}K", s.batch >> 10),
             format!("{:?}", s.ack),
             s.sockets,
+            format!("{:?}", s.listen),
             w.as_secs_f64() * 1e3,
             f64::from(n) / w.as_secs_f64(),
             c.as_secs_f64() * 1e6 / f64::from(n),

@@ -445,6 +445,17 @@ fn run_once(
         b: db.cpu().since(cb),
     };
     let have = conntrack_count(b);
+    if which == Impl::Ctsyncd {
+        // ctsyncd's own account of the commit (and of the table read back after it).
+        let log = std::fs::read_to_string(dir.join("b.log")).unwrap_or_default();
+        let this = format!("(pid={})", db.proc.pid());
+        for l in log
+            .lines()
+            .filter(|l| l.contains(&this) && l.contains("commit"))
+        {
+            eprintln!("{:>10}: b: {l}", which.name());
+        }
+    }
     if have != cts.len() {
         return Err(format!("after -c b's kernel holds {have} of {n}"));
     }

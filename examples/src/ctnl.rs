@@ -115,6 +115,14 @@ impl CtnlSocket {
         Ok(s)
     }
 
+    /// Leaves the multicast `groups` (e.g. the NEW and UPDATE event groups).
+    pub fn leave_groups(&self, groups: &[u32]) -> io::Result<()> {
+        for &g in groups {
+            self.sock.drop_membership(g)?;
+        }
+        Ok(())
+    }
+
     fn bind(groups: u32) -> io::Result<Self> {
         let mut sock = Socket::new(NETLINK_NETFILTER as isize)?;
         sock.bind(&SocketAddr::new(0, groups))?;
@@ -306,7 +314,11 @@ impl CtnlSocket {
     /// Commits `entries` with a [`CommitPlanner`]: batches of up to
     /// [`CommitConfig::batch_bytes`] per `send`, answers read after each send until the
     /// planner can send again. `cfg.first_seq` is replaced by this socket's sequence counter.
-    pub fn commit(&mut self, entries: &[CtRepr], cfg: CommitConfig) -> io::Result<CommitReport> {
+    pub fn commit<E: AsRef<CtRepr>>(
+        &mut self,
+        entries: &[E],
+        cfg: CommitConfig,
+    ) -> io::Result<CommitReport> {
         let cfg = CommitConfig {
             first_seq: self.seq,
             ..cfg

@@ -63,3 +63,9 @@ pub(crate) fn set_scheduler(policy: libc::c_int, priority: libc::c_int) -> io::R
         Err(io::Error::last_os_error())
     }
 }
+
+/// The highest priority of `policy` (99 for `SCHED_RR` on Linux).
+pub(crate) fn max_priority(policy: libc::c_int) -> libc::c_int {
+    // SAFETY: takes an integer and touches no memory.
+    unsafe { libc::sched_get_priority_max(policy) }.max(1)
+}

@@ -12,7 +12,7 @@ use core::net::IpAddr;
 use super::consts::*;
 use super::error::BuildError;
 use super::nla::NlWriter;
-use crate::wire::{CtRepr, Pair, ct::status};
+use crate::wire::{CtRepr, Pair, Synproxy, ct::status};
 
 /// The layer-4 part of a tuple.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -281,7 +281,8 @@ fn write_nat(w: &mut NlWriter<'_>, which: u16, addr: Option<IpAddr>, port: Optio
 
 /// The attributes a create and an update share (the status as [`create_status`] makes it, which
 /// older kernels also want on an update): status, timeout, protocol info, mark, sequence
-/// adjustment, labels, SYNPROXY.
+/// adjustment, labels, SYNPROXY (unless all zero: the kernel's own value for a created
+/// conntrack).
 fn write_common(w: &mut NlWriter<'_>, ct: &CtRepr, opts: &CommitOptions) {
     if let Some(s) = ct.status {
         w.be32(CTA_STATUS, create_status(s));
@@ -317,7 +318,10 @@ fn write_common(w: &mut NlWriter<'_>, ct: &CtRepr, opts: &CommitOptions) {
             w.attr(CTA_LABELS, &bytes[..4 * n]);
         }
     }
-    if let Some(s) = &ct.synproxy {
+    // An all-zero SYNPROXY is what the kernel gives every conntrack created through
+    // ctnetlink anyway (it attaches the extension zeroed): sending it only makes the kernel
+    // parse and copy zeros, per entry of a commit.
+    if let Some(s) = ct.synproxy.as_ref().filter(|s| **s != Synproxy::default()) {
         let n = w.begin_nest(CTA_SYNPROXY);
         w.be32(CTA_SYNPROXY_ISN, s.isn);
         w.be32(CTA_SYNPROXY_ITS, s.its);
@@ -383,7 +387,7 @@ fn write_protoinfo(w: &mut NlWriter<'_>, ct: &CtRepr, opts: &CommitOptions) {
 /// ([`create_status`]), timeout (`opts.commit_timeout`, else `NTA_TIMEOUT`), TCP / SCTP / DCCP
 /// protocol info (TCP with `BE_LIBERAL` unless `opts.tcp_window_tracking`), helper, NAT
 /// (`CTA_NAT_SRC` / `CTA_NAT_DST`: address and port as one-element ranges), mark, master tuple,
-/// sequence adjustment, labels, SYNPROXY. `ack` sets `NLM_F_ACK` (errors are answered either
+/// sequence adjustment, labels, SYNPROXY (omitted when all zero). `ack` sets `NLM_F_ACK` (errors are answered either
 /// way). Returns the message length.
 pub fn write_create(
     buf: &mut Vec<u8>,

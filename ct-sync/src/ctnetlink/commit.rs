@@ -122,10 +122,12 @@ struct Pending {
     op: CommitOp,
 }
 
-/// The batched commit state machine; see the [module docs](self).
+/// The batched commit state machine; see the [module docs](self). The entries are
+/// conntracks (`&[CtRepr]`) or references to them (`&[&CtRepr]`, e.g. straight from a
+/// cache, without copying).
 #[derive(Debug)]
-pub struct CommitPlanner<'a> {
-    entries: &'a [CtRepr],
+pub struct CommitPlanner<'a, E = CtRepr> {
+    entries: &'a [E],
     cfg: CommitConfig,
     /// 0: entries without a master; 1: related entries; 2: all written once.
     phase: u8,
@@ -142,9 +144,9 @@ fn has_master(ct: &CtRepr) -> bool {
     ct.master_ipv4.is_some() || ct.master_ipv6.is_some()
 }
 
-impl<'a> CommitPlanner<'a> {
+impl<'a, E: AsRef<CtRepr>> CommitPlanner<'a, E> {
     /// A commit of `entries` (at most `u32::MAX`; more are ignored).
-    pub fn new(entries: &'a [CtRepr], cfg: CommitConfig) -> Self {
+    pub fn new(entries: &'a [E], cfg: CommitConfig) -> Self {
         let entries = &entries[..entries.len().min(u32::MAX as usize)];
         Self {
             entries,
@@ -194,7 +196,7 @@ impl<'a> CommitPlanner<'a> {
             while self.cursor < self.entries.len() {
                 let i = self.cursor;
                 self.cursor += 1;
-                if has_master(&self.entries[i]) == (self.phase == 1) {
+                if has_master(self.entries[i].as_ref()) == (self.phase == 1) {
                     return Some(i as u32);
                 }
             }
@@ -240,7 +242,7 @@ impl<'a> CommitPlanner<'a> {
                     break;
                 }
                 self.replace.pop_front();
-                let ct = &self.entries[entry as usize];
+                let ct = self.entries[entry as usize].as_ref();
                 let at = buf.len();
                 // The entry was built once already, so neither can fail; checked all the same.
                 let built = write_delete(buf, self.next_seq, ct, ack)
@@ -269,7 +271,7 @@ impl<'a> CommitPlanner<'a> {
             match write_create(
                 buf,
                 self.next_seq,
-                &self.entries[entry as usize],
+                self.entries[entry as usize].as_ref(),
                 &opts,
                 ack,
             ) {

@@ -490,6 +490,15 @@ pub struct CtRepr {
     pub zone: Option<u16>,
 }
 
+/// Lets code that takes `&[E]` with `E: AsRef<CtRepr>` (such as
+/// [`CommitPlanner`](crate::ctnetlink::CommitPlanner)) take both owned conntracks and
+/// references to cached ones (`&[&CtRepr]`) without copying them.
+impl AsRef<Self> for CtRepr {
+    fn as_ref(&self) -> &Self {
+        self
+    }
+}
+
 fn v4pair(p: &[u8]) -> Pair<Ipv4Addr> {
     Pair::new(
         Ipv4Addr::from(arr::<4>(&p[0..])),

@@ -230,6 +230,14 @@ fn tcp_state_number(name: &str) -> Option<u8> {
     })
 }
 
+/// Whether two states of one conntrack differ only in the seconds they have left.
+fn same_but_timeout(a: &CtRepr, b: &CtRepr) -> bool {
+    CtRepr {
+        timeout: b.timeout,
+        ..a.clone()
+    } == *b
+}
+
 /// conntrackd's userspace filter (`Filter { Protocol; Address; State }`): whether `ct` is
 /// synced. Addresses are matched against the original source and destination.
 fn filter_pass(f: &Filter, ct: &CtRepr) -> bool {
@@ -487,9 +495,9 @@ impl Daemon {
         let commit_pid = self.ctnl.portid();
         let inject_pid = self.inject.as_ref().map(CtnlSocket::portid);
         let mut got = 0;
-        for _ in 0..limit {
-            let d = match self.events.read() {
-                Ok(Read::Data(d)) => d,
+        while got < limit {
+            let n = match self.events.read() {
+                Ok(Read::Data(n)) => n,
                 Ok(Read::Empty) => return (false, got),
                 Ok(Read::Overrun) => {
                     self.overrun(now);
@@ -500,35 +508,42 @@ impl Daemon {
                     return (false, got);
                 }
             };
-            got += 1;
-            for m in ctnetlink::messages(d, self.decode_opts) {
-                let m = match m {
-                    Ok(NlMessage::Conntrack(m)) => m,
-                    Ok(_) => continue,
-                    Err(_) => {
-                        self.rt.catch_event_failed += 1;
-                        continue;
-                    }
-                };
-                self.rt.events_received += 1;
-                if !filter_pass(&self.conf.general.filter, &m.ct) {
-                    self.rt.events_filtered += 1;
+            got = got.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+            for i in 0..n {
+                let (d, truncated) = self.events.datagram(i);
+                if truncated {
+                    self.rt.catch_event_failed += 1;
                     continue;
                 }
-                let origin = if m.pid != 0 && m.pid == commit_pid {
-                    Origin::Commit
-                } else if m.pid != 0 && Some(m.pid) == inject_pid {
-                    Origin::Inject
-                } else {
-                    Origin::NotMe
-                };
-                let ev = match m.kind {
-                    CtMsgKind::New => CtEvent::New(m.ct),
-                    CtMsgKind::Update => CtEvent::Update(m.ct),
-                    CtMsgKind::Destroy => CtEvent::Destroy(m.ct),
-                    CtMsgKind::Get => continue,
-                };
-                self.node.handle_kernel_event(now, ev, origin);
+                for m in ctnetlink::messages(d, self.decode_opts) {
+                    let m = match m {
+                        Ok(NlMessage::Conntrack(m)) => m,
+                        Ok(_) => continue,
+                        Err(_) => {
+                            self.rt.catch_event_failed += 1;
+                            continue;
+                        }
+                    };
+                    self.rt.events_received += 1;
+                    if !filter_pass(&self.conf.general.filter, &m.ct) {
+                        self.rt.events_filtered += 1;
+                        continue;
+                    }
+                    let origin = if m.pid != 0 && m.pid == commit_pid {
+                        Origin::Commit
+                    } else if m.pid != 0 && Some(m.pid) == inject_pid {
+                        Origin::Inject
+                    } else {
+                        Origin::NotMe
+                    };
+                    let ev = match m.kind {
+                        CtMsgKind::New => CtEvent::New(m.ct),
+                        CtMsgKind::Update => CtEvent::Update(m.ct),
+                        CtMsgKind::Destroy => CtEvent::Destroy(m.ct),
+                        CtMsgKind::Get => continue,
+                    };
+                    self.node.handle_kernel_event(now, ev, origin);
+                }
             }
         }
         (true, got)
@@ -782,9 +797,13 @@ impl Daemon {
                 } else {
                     log!(Level::Notice, "committing conntrack cache");
                 }
-                self.commit();
+                let left = self.commit();
                 // The reply (nothing) comes now that the commit is done: closing tells the
                 // client, which blocks until then.
+                let _ = s.shutdown().await;
+                if left {
+                    self.resync_after_commit(Instant::now());
+                }
             }
             Request::ExpCommit => log!(Level::Notice, "committing expectation cache"),
             Request::AllFlushCache | Request::CtFlushCache => {
@@ -900,19 +919,36 @@ impl Daemon {
         }
     }
 
-    /// `-c`: the external cache into the kernel, masters first, in large batches.
-    fn commit(&mut self) {
+    /// `-c`: the external cache into the kernel, masters first, in large batches. Returns
+    /// whether the event socket left the NEW and UPDATE groups for the commit (and joined
+    /// them again): then [`resync_after_commit`](Self::resync_after_commit) reads the table
+    /// back in their place.
+    fn commit(&mut self) -> bool {
         self.purge_at = None;
-        let entries: Vec<CtRepr> = self
+        let entries: Vec<&CtRepr> = self
             .node
             .external()
             .ct
             .commit_order()
-            .map(|(_, e)| e.repr().clone())
+            .map(|(_, e)| e.repr())
             .collect();
         let cfg = CommitConfig {
             options: self.commit_opts,
             ..CommitConfig::default()
+        };
+        // Without listeners the kernel builds no NEW event per created conntrack: the commit
+        // runs about twice as fast, and the events our own commit causes are not synced
+        // anyway (`Origin::Commit`).
+        let left = match self.events.set_new_update_groups(false) {
+            Ok(()) => true,
+            Err(e) => {
+                log!(
+                    Level::Warning,
+                    "can't leave the event groups for the commit: {e}"
+                );
+                let _ = self.events.set_new_update_groups(true);
+                false
+            }
         };
         match self.ctnl.commit(&entries, cfg) {
             Ok(r) => {
@@ -931,7 +967,7 @@ impl Daemon {
                         log!(
                             Level::Error,
                             "commit of {:?} failed ({:?}): {:?}",
-                            entries.get(f.entry).and_then(CtRepr::orig_addrs),
+                            entries.get(f.entry).and_then(|c| c.orig_addrs()),
                             f.op,
                             f.error
                         );
@@ -946,6 +982,54 @@ impl Daemon {
             }
             Err(e) => log!(Level::Error, "commit failed: {e}"),
         }
+        if left && let Err(e) = self.events.set_new_update_groups(true) {
+            log!(Level::Error, "can't join the event groups again: {e}");
+        }
+        left
+    }
+
+    /// After a commit without NEW / UPDATE events: reads the kernel table into the internal
+    /// cache. The entries the commit wrote (those of the external cache) go in as the
+    /// commit's own events would have (`Origin::Commit`: cached, not sent); any other entry
+    /// created or changed meanwhile (timeouts aside) is sent, as its event would have been.
+    fn resync_after_commit(&mut self, now: Instant) {
+        let started = Instant::now();
+        let mut dumped = Vec::new();
+        let filter = &self.conf.general.filter;
+        if let Err(e) = self.ctnl.dump(AF_UNSPEC, self.decode_opts, |m| {
+            if filter_pass(filter, &m.ct) {
+                dumped.push(m.ct);
+            }
+        }) {
+            log!(Level::Error, "can't dump the kernel conntrack table: {e}");
+            return;
+        }
+        let n = dumped.len();
+        for ct in dumped {
+            let Some(key) = CtKey::of(&ct) else { continue };
+            if self
+                .node
+                .internal()
+                .ct
+                .get(&key)
+                .is_some_and(|e| same_but_timeout(e.repr(), &ct))
+            {
+                continue;
+            }
+            if self.node.external().ct.get(&key).is_some() {
+                self.node
+                    .handle_kernel_event(now, CtEvent::New(ct), Origin::Commit);
+            } else {
+                self.node
+                    .handle_kernel_event(now, CtEvent::Update(ct), Origin::NotMe);
+            }
+        }
+        log!(
+            Level::Notice,
+            "internal cache updated from {n} kernel entries after the commit in {}.{:06} seconds",
+            started.elapsed().as_secs(),
+            started.elapsed().subsec_micros()
+        );
     }
 
     fn internal_stats(&self) -> InternalStats {

@@ -10,14 +10,17 @@ use ct_sync::ctnetlink::consts::{
 use netlink_sys::{Socket, SocketAddr};
 use tokio::io::unix::AsyncFd;
 
-/// The largest datagram an event socket receives (an event is < 8 KB).
-const RX_CAPACITY: usize = 64 * 1024;
+/// The largest event datagram received whole: the kernel sends every event in a datagram of
+/// its own, sized to the event (a few hundred bytes; helpers and labels stay well below this).
+const RX_SLOT: usize = 8 * 1024;
+/// Event datagrams received per system call (`recvmmsg`).
+const RX_SLOTS: usize = 64;
 
 /// What one read of the event socket gave.
 #[derive(Debug)]
-pub(super) enum Read<'a> {
-    /// A datagram of netlink messages.
-    Data(&'a [u8]),
+pub(super) enum Read {
+    /// This many datagrams of netlink messages ([`EventSocket::datagram`]).
+    Data(usize),
     /// Nothing waiting.
     Empty,
     /// The receive buffer overflowed: events were lost.
@@ -28,7 +31,7 @@ pub(super) enum Read<'a> {
 #[derive(Debug)]
 pub(super) struct EventSocket {
     fd: AsyncFd<Socket>,
-    rx: Vec<u8>,
+    rx: super::sys::MmsgRx,
     /// The receive buffer size asked for (`NetlinkBufferSize`, grown on overruns).
     pub(super) bufsize: u32,
 }
@@ -65,7 +68,7 @@ impl EventSocket {
         sock.set_non_blocking(true)?;
         Ok(Self {
             fd: super::sys::register(sock)?,
-            rx: Vec::with_capacity(RX_CAPACITY),
+            rx: super::sys::MmsgRx::new(RX_SLOTS, RX_SLOT),
             bufsize,
         })
     }
@@ -77,6 +80,22 @@ impl EventSocket {
         Ok(())
     }
 
+    /// Leaves (`false`) or joins again (`true`) the NEW and UPDATE groups. A commit leaves
+    /// them: otherwise the kernel builds, for this socket, one event per conntrack the commit
+    /// creates, inside the commit's own `send` (it has to, as long as anyone listens), and the
+    /// daemon then reads them all back. DESTROY stays: a commit's replacements and other
+    /// flows' ends are still heard.
+    pub(super) fn set_new_update_groups(&self, joined: bool) -> io::Result<()> {
+        for g in [NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_UPDATE] {
+            if joined {
+                self.fd.get_ref().add_membership(g)?;
+            } else {
+                self.fd.get_ref().drop_membership(g)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Waits until the socket is readable, and clears the readiness: read until
     /// [`Read::Empty`] afterwards (or come back without waiting).
     pub(super) async fn readable(&self) -> io::Result<()> {
@@ -85,15 +104,19 @@ impl EventSocket {
         Ok(())
     }
 
-    /// Reads one datagram without blocking.
-    pub(super) fn read(&mut self) -> io::Result<Read<'_>> {
-        self.rx.clear();
-        self.rx.reserve(RX_CAPACITY);
-        match self.fd.get_ref().recv(&mut self.rx, 0) {
-            Ok(_) => Ok(Read::Data(&self.rx)),
+    /// Reads up to 64 datagrams with one system call, without blocking; they stay readable
+    /// with [`datagram`](Self::datagram) until the next read.
+    pub(super) fn read(&mut self) -> io::Result<Read> {
+        match self.rx.recv(self.fd.get_ref()) {
+            Ok(n) => Ok(Read::Data(n)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Read::Empty),
             Err(e) if e.raw_os_error() == Some(ENOBUFS) => Ok(Read::Overrun),
             Err(e) => Err(e),
         }
+    }
+
+    /// Datagram `i` of the last [`read`](Self::read), and whether it was cut to 8 KB.
+    pub(super) fn datagram(&self, i: usize) -> (&[u8], bool) {
+        self.rx.get(i)
     }
 }

@@ -22,14 +22,20 @@
 //! * sends the changes to the peer over the `Sync` section's default channel (UDP, multicast
 //!   or TCP) in FTFW, NOTRACK or ALARM mode, and keeps the peer's state in the external cache
 //!   (or, with `DisableExternalCache`, writes it straight into the kernel);
-//! * `-c` commits the external cache into the kernel with the batched ctnetlink commit;
+//! * `-c` commits the external cache into the kernel with the batched ctnetlink commit. For
+//!   the commit the event socket leaves the NEW and UPDATE groups (with a listener, the
+//!   kernel builds an event per created conntrack inside the commit's `send`: about twice the
+//!   kernel time per entry); after the reply the table is read back into the internal cache
+//!   in their place (the committed entries as the commit's own events, not sent; anything
+//!   else new or changed meanwhile sent as its event would have been);
 //! * runs under `SCHED_RR` at the highest priority unless `Scheduler { Type; Priority }` says
 //!   otherwise, as conntrackd does, so that the event socket is read before it overruns.
 //!
 //! Where it deliberately differs: in FTFW it sends no state message before the HELLO
 //! handshake is over both ways ([`ct_sync::sync::SyncConfig::hold_until_handshake`]), so that
 //! a burst at start-up is not lost for good on a lossy link; and it reads the event socket in
-//! batches (a 1 ms pause after a read that found events).
+//! batches (a 1 ms pause after a read that found events; up to 64 event datagrams per
+//! `recvmmsg`), and sends and receives sync datagrams with `sendmmsg` / `recvmmsg`.
 //!
 //! Logs go to stderr, or to `LogFile` when one is configured, in conntrackd's words.
 

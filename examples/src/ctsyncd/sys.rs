@@ -42,21 +42,7 @@ fn setsockopt_int(
     opt: libc::c_int,
     val: libc::c_int,
 ) -> io::Result<()> {
-    // SAFETY: `val` lives for the call and its size is passed; the fd is open (borrowed).
-    let rc = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            opt,
-            (&raw const val).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    crate::sys::setsockopt_int(fd.as_raw_fd(), level, opt, val)
 }
 
 /// `SO_NO_CHECK`: `true` turns the UDP checksum off (conntrackd's `Checksum off`).
@@ -83,30 +69,131 @@ pub(super) fn set_sndbuf(fd: &impl AsRawFd, bytes: u32) -> io::Result<()> {
         .or_else(|_| setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_SNDBUF, v))
 }
 
-/// Registers a socket that owns its fd with tokio's reactor (`AsyncFd::register`).
-pub(super) fn register<T: AsRawFd>(sock: T) -> io::Result<tokio::io::unix::AsyncFd<T>> {
-    // SAFETY: the socket owns its fd (netlink-sys `Socket`), which stays open while the
-    // `AsyncFd` holds the value; it is deregistered when the `AsyncFd` drops, before the fd
-    // closes.
-    unsafe { tokio::io::unix::AsyncFd::register(sock) }.map_err(|e| e.into_parts().1)
+pub(super) use crate::sys::{max_priority, register, set_scheduler};
+
+/// Buffers for `recvmmsg`: `slots` datagrams of at most `slot` bytes each, received with one
+/// system call. The buffers are allocated once and reused by every call.
+#[derive(Debug)]
+pub(super) struct MmsgRx {
+    buf: Vec<u8>,
+    slot: usize,
+    /// The lengths of the datagrams the last call received (bytes of each slot).
+    lens: Vec<usize>,
+    /// Which datagrams of the last call were cut to the slot size (`MSG_TRUNC`).
+    truncated: Vec<bool>,
 }
 
-/// `sched_setscheduler` for the calling thread (threads started later inherit it):
-/// `SCHED_RR` or `SCHED_FIFO` at `priority`.
-pub(super) fn set_scheduler(policy: libc::c_int, priority: libc::c_int) -> io::Result<()> {
-    let param = libc::sched_param {
-        sched_priority: priority,
-    };
-    // SAFETY: `param` lives for the call and is only read; pid 0 is the calling thread.
-    if unsafe { libc::sched_setscheduler(0, policy, &raw const param) } == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
+impl MmsgRx {
+    /// Room for `slots` datagrams of `slot` bytes.
+    pub(super) fn new(slots: usize, slot: usize) -> Self {
+        Self {
+            buf: vec![0; slots.max(1) * slot],
+            slot,
+            lens: Vec::with_capacity(slots.max(1)),
+            truncated: Vec::with_capacity(slots.max(1)),
+        }
+    }
+
+    /// How many datagrams one call receives at most.
+    pub(super) fn slots(&self) -> usize {
+        self.buf.len() / self.slot
+    }
+
+    /// Receives up to [`slots`](Self::slots) datagrams without blocking (`MSG_DONTWAIT`);
+    /// returns how many. `WouldBlock` when none waits; a socket error (`ENOBUFS` on a netlink
+    /// socket that overran) is returned once nothing was received before it.
+    pub(super) fn recv(&mut self, fd: &impl AsRawFd) -> io::Result<usize> {
+        let n = self.slots();
+        let slot = self.slot;
+        let mut iov: Vec<libc::iovec> = self
+            .buf
+            .chunks_exact_mut(slot)
+            .map(|c| libc::iovec {
+                iov_base: c.as_mut_ptr().cast(),
+                iov_len: c.len(),
+            })
+            .collect();
+        // SAFETY: an all-zero `mmsghdr` is valid (null name, no control data).
+        let mut hdrs: Vec<libc::mmsghdr> = (0..n).map(|_| unsafe { std::mem::zeroed() }).collect();
+        for (h, v) in hdrs.iter_mut().zip(iov.iter_mut()) {
+            h.msg_hdr.msg_iov = v;
+            h.msg_hdr.msg_iovlen = 1;
+        }
+        // SAFETY: every header points at one iovec of `iov`, each into its own slot of
+        // `self.buf`; all of them outlive the call, which writes at most `iov_len` bytes per
+        // slot and the headers' `msg_len` / `msg_flags`.
+        let rc = unsafe {
+            libc::recvmmsg(
+                fd.as_raw_fd(),
+                hdrs.as_mut_ptr(),
+                u32::try_from(n).unwrap_or(u32::MAX),
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let got = usize::try_from(rc).unwrap_or(0);
+        self.lens.clear();
+        self.truncated.clear();
+        for h in &hdrs[..got] {
+            self.lens.push((h.msg_len as usize).min(slot));
+            self.truncated
+                .push(h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0);
+        }
+        Ok(got)
+    }
+
+    /// Datagram `i` of the last call, and whether it was truncated.
+    pub(super) fn get(&self, i: usize) -> (&[u8], bool) {
+        let at = i * self.slot;
+        (&self.buf[at..at + self.lens[i]], self.truncated[i])
     }
 }
 
-/// The highest priority of `policy` (99 for `SCHED_RR` on Linux).
-pub(super) fn max_priority(policy: libc::c_int) -> libc::c_int {
-    // SAFETY: takes an integer and touches no memory.
-    unsafe { libc::sched_get_priority_max(policy) }.max(1)
+/// `sendmmsg`: sends `bufs` as datagrams to `dest` (`None`: the connected peer) with one
+/// system call, without blocking; returns how many the socket took (`WouldBlock` if none).
+pub(super) fn sendmmsg(
+    fd: &impl AsRawFd,
+    dest: Option<&socket2::SockAddr>,
+    bufs: &[&[u8]],
+) -> io::Result<usize> {
+    if bufs.is_empty() {
+        return Ok(0);
+    }
+    let mut iov: Vec<libc::iovec> = bufs
+        .iter()
+        .map(|b| libc::iovec {
+            iov_base: b.as_ptr().cast_mut().cast(),
+            iov_len: b.len(),
+        })
+        .collect();
+    // SAFETY: an all-zero `mmsghdr` is valid (null name, no control data).
+    let mut hdrs: Vec<libc::mmsghdr> = (0..bufs.len())
+        .map(|_| unsafe { std::mem::zeroed() })
+        .collect();
+    for (h, v) in hdrs.iter_mut().zip(iov.iter_mut()) {
+        h.msg_hdr.msg_iov = v;
+        h.msg_hdr.msg_iovlen = 1;
+        if let Some(d) = dest {
+            h.msg_hdr.msg_name = d.as_ptr().cast_mut().cast();
+            h.msg_hdr.msg_namelen = d.len();
+        }
+    }
+    // SAFETY: the headers point at `iov` (each at one caller buffer, only read by the call)
+    // and at `dest`; all outlive the call, which writes only `msg_len` in the headers.
+    let rc = unsafe {
+        libc::sendmmsg(
+            fd.as_raw_fd(),
+            hdrs.as_mut_ptr(),
+            u32::try_from(hdrs.len()).unwrap_or(u32::MAX),
+            libc::MSG_DONTWAIT,
+        )
+    };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(usize::try_from(rc).unwrap_or(0))
+    }
 }

@@ -25,6 +25,7 @@ use ct_sync::config::{Channel as ChannelConf, Transport};
 use ct_sync::control::{ChannelCounters, ChannelKind, ChannelReport};
 use ct_sync::wire::{ParseError, split};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use tokio::io::Interest;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
@@ -36,6 +37,10 @@ const DGRAM_QUEUE: usize = 64;
 const STREAM_READ: usize = 64 * 1024;
 /// Largest datagram received.
 const DGRAM_MAX: usize = 65_536;
+/// Datagrams received per system call (`recvmmsg`).
+const RECV_BATCH: usize = 16;
+/// Datagrams sent per system call (`sendmmsg`) at most.
+const SEND_BATCH: usize = 64;
 /// Delay between TCP connection attempts.
 const RECONNECT: Duration = Duration::from_secs(1);
 
@@ -46,7 +51,9 @@ enum Sockets {
     Dgram {
         rx: UdpSocket,
         tx: UdpSocket,
-        dest: SocketAddr,
+        dest: SockAddr,
+        /// `recvmmsg` buffers.
+        mm: Box<super::sys::MmsgRx>,
     },
     /// TCP.
     Stream(Box<StreamSockets>),
@@ -93,7 +100,6 @@ pub(super) struct Channel {
     /// Largest `out_bytes` seen.
     pub(super) out_bytes_peak: usize,
     counters: ChannelCounters,
-    rxbuf: Vec<u8>,
 }
 
 fn local_any(v6: bool) -> IpAddr {
@@ -148,7 +154,8 @@ impl Channel {
                 Sockets::Dgram {
                     rx: UdpSocket::from_std(rx.into())?,
                     tx: UdpSocket::from_std(tx.into())?,
-                    dest: SocketAddr::new(peer, c.port),
+                    dest: SockAddr::from(SocketAddr::new(peer, c.port)),
+                    mm: Box::new(super::sys::MmsgRx::new(RECV_BATCH, DGRAM_MAX)),
                 }
             }
             Transport::Multicast => {
@@ -189,7 +196,8 @@ impl Channel {
                 Sockets::Dgram {
                     rx: UdpSocket::from_std(rx.into())?,
                     tx: UdpSocket::from_std(tx.into())?,
-                    dest: SocketAddr::new(group, c.port),
+                    dest: SockAddr::from(SocketAddr::new(group, c.port)),
+                    mm: Box::new(super::sys::MmsgRx::new(RECV_BATCH, DGRAM_MAX)),
                 }
             }
             Transport::Tcp => {
@@ -236,7 +244,6 @@ impl Channel {
             out_bytes: 0,
             out_bytes_peak: 0,
             counters: ChannelCounters::default(),
-            rxbuf: vec![0; DGRAM_MAX],
         })
     }
 
@@ -265,12 +272,21 @@ impl Channel {
     pub(super) fn flush(&mut self) {
         match &mut self.socks {
             Sockets::Dgram { tx, dest, .. } => {
-                while let Some(d) = self.out.front() {
-                    match tx.try_send_to(d, *dest) {
-                        Ok(n) => {
-                            self.counters.bytes_sent += n as u64;
-                            self.counters.packets_sent += 1;
+                // Everything queued, up to SEND_BATCH datagrams per system call.
+                while !self.out.is_empty() {
+                    let k = self.out.len().min(SEND_BATCH);
+                    let r = {
+                        let mut bufs: [&[u8]; SEND_BATCH] = [&[]; SEND_BATCH];
+                        for (b, d) in bufs.iter_mut().zip(self.out.iter()) {
+                            *b = d;
                         }
+                        let bufs = &bufs[..k];
+                        tx.try_io(Interest::WRITABLE, || {
+                            super::sys::sendmmsg(tx, Some(dest), bufs)
+                        })
+                    };
+                    let sent = match r {
+                        Ok(n) => n.max(1).min(k),
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                         Err(e) => {
                             // conntrackd counts the error and the datagram is gone; FTFW
@@ -279,10 +295,18 @@ impl Channel {
                             if self.counters.errors_send == 1 {
                                 log!(Level::Error, "can't send to the dedicated link: {e}");
                             }
+                            if let Some(d) = self.out.pop_front() {
+                                self.out_bytes -= d.len();
+                            }
+                            continue;
                         }
-                    }
-                    if let Some(d) = self.out.pop_front() {
-                        self.out_bytes -= d.len();
+                    };
+                    for _ in 0..sent {
+                        if let Some(d) = self.out.pop_front() {
+                            self.out_bytes -= d.len();
+                            self.counters.bytes_sent += d.len() as u64;
+                            self.counters.packets_sent += 1;
+                        }
                     }
                 }
             }
@@ -363,18 +387,30 @@ impl Channel {
     pub(super) fn receive(&mut self, limit: u32, mut f: impl FnMut(&[u8])) -> bool {
         for _ in 0..limit.max(1) {
             match &mut self.socks {
-                Sockets::Dgram { rx, .. } => match rx.try_recv_from(&mut self.rxbuf) {
-                    Ok((n, _)) => {
-                        self.counters.bytes_recv += n as u64;
-                        self.counters.packets_recv += 1;
-                        f(&self.rxbuf[..n]);
+                Sockets::Dgram { rx, mm, .. } => {
+                    match rx.try_io(Interest::READABLE, || mm.recv(rx)) {
+                        Ok(n) => {
+                            for i in 0..n {
+                                let (d, truncated) = mm.get(i);
+                                self.counters.bytes_recv += d.len() as u64;
+                                self.counters.packets_recv += 1;
+                                if truncated {
+                                    self.counters.errors_recv += 1;
+                                } else {
+                                    f(d);
+                                }
+                            }
+                            if n < mm.slots() {
+                                return false;
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                        Err(_) => {
+                            self.counters.errors_recv += 1;
+                            return false;
+                        }
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
-                    Err(_) => {
-                        self.counters.errors_recv += 1;
-                        return false;
-                    }
-                },
+                }
                 Sockets::Stream(s) => {
                     let Some(conn) = &s.server else { return false };
                     let have = s.partial.len();
