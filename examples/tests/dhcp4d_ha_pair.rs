@@ -8,12 +8,11 @@
 
 mod dhcp4d_common;
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use dhcp4d_common::ha::*;
 use dhcp4d_common::*;
-use examples::netns::{require_bin, wait_until};
+use examples::netns::require_bin;
 use serde_json::{Value, json};
 
 const TAG: &str = "hap";
@@ -87,79 +86,7 @@ fn hot_standby_pair_replicates_every_lease_before_the_ack() {
 
 #[test]
 fn sigkill_of_the_primary_under_load_loses_no_acked_lease() {
-    let p = Pair::new(TAG);
-    let [d1, _d2] = start_pair(&p, &Value::Null, &Value::Null, [&[], &[]]);
-    p.wait_both("hot-standby", Duration::from_secs(15));
-    let (mut cap, pcap) = p.capture("acks.pcap");
-    // 20 new clients a second for 10 s; the primary dies after about 3 s.
-    let mut perf = p.cli.spawn(&[
-        require_bin("perfdhcp").to_str().unwrap(),
-        "-4",
-        "-l",
-        examples::netns::NODE_IF,
-        "-r",
-        "20",
-        "-p",
-        "10",
-        "-R",
-        "100000",
-    ]);
-    wait_until(Duration::from_secs(10), "50 leases on the standby", || {
-        p.leases_of(1).len() >= 50
-    });
-    d1.signal(libc::SIGKILL);
-    let mut d1 = d1;
-    d1.wait_exit(Duration::from_secs(5));
-    let killed = std::time::Instant::now();
-    let t = p.wait_state(1, "partner-down", Duration::from_secs(10));
-    eprintln!("standby partner-down {t:?} after the kill");
-    perf.wait_exit(Duration::from_secs(30));
-    cap.terminate(Duration::from_secs(5));
-    let acks = acks_in(&pcap);
-    let from1 = acks.iter().filter(|a| a.0.to_string() == SRV_IP[0]).count();
-    let from2 = acks.iter().filter(|a| a.0.to_string() == SRV_IP[1]).count();
-    eprintln!(
-        "ACKs: {from1} from server1, {from2} from server2 ({:?} since the kill)",
-        killed.elapsed()
-    );
-    assert!(from1 >= 50, "the primary served first: {from1}");
-    assert!(
-        from2 >= 20,
-        "the standby served after partner-down: {from2}"
-    );
-    // No ACKed lease lost: the standby has each, for the client that got the ACK.
-    let l2 = p.leases_of(1);
-    for (src, addr, hw, _) in &acks {
-        let l = l2
-            .get(&addr.to_string())
-            .unwrap_or_else(|| panic!("{addr} ACKed by {src} to {hw} is not on the standby"));
-        assert_eq!(&l.0, hw, "{addr} belongs to the client that got the ACK");
-    }
-    // No address given to two clients.
-    let mut by_addr: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (_, addr, hw, _) in &acks {
-        by_addr
-            .entry(addr.to_string())
-            .or_default()
-            .insert(hw.clone());
-    }
-    for (a, c) in &by_addr {
-        assert_eq!(c.len(), 1, "{a} ACKed to several clients: {c:?}");
-    }
-    // The primary restarts on its lease file, syncs from the standby, both return to normal.
-    let conf = p.path("server1.conf");
-    let restarted = std::time::Instant::now();
-    let _d1 = p.start(0, Impl::Dhcp4d, &conf, &[]);
-    p.wait_both("hot-standby", Duration::from_secs(20));
-    eprintln!("restart to hot-standby: {:?}", restarted.elapsed());
-    let l1 = p.leases_of(0);
-    assert_eq!(l1, p.leases_of(1), "the primary synced every lease back");
-    assert_eq!(l1.len(), by_addr.len().max(l1.len()));
-    let log = std::fs::read_to_string(_d2.log_path()).unwrap();
-    assert!(
-        log.contains("HA_STATE_TRANSITION") && log.contains("to PARTNER-DOWN state"),
-        "the standby logged its transition in Kea's words"
-    );
+    sigkill_primary_under_load(&Pair::new(TAG), [Impl::Dhcp4d, Impl::Dhcp4d]);
 }
 
 #[test]

@@ -7,6 +7,7 @@ use core::fmt;
 use core::net::Ipv4Addr;
 use core::time::Duration;
 
+use super::config::HaMode;
 use super::state::HaState;
 use crate::control::Answer;
 use crate::lease::Lease4;
@@ -66,7 +67,8 @@ impl fmt::Display for Reason {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum HaEvent {
-    /// `HA_STATE_TRANSITION`.
+    /// `HA_STATE_TRANSITION`, or `HA_STATE_TRANSITION_PASSIVE_BACKUP` in the passive-backup
+    /// mode (where no partner state is known, so none is logged).
     StateTransition {
         /// Previous state.
         from: HaState,
@@ -76,6 +78,8 @@ pub enum HaEvent {
         partner: Option<HaState>,
         /// Why.
         reason: Reason,
+        /// The HA mode.
+        mode: HaMode,
     },
     /// `HA_LOCAL_DHCP_ENABLE` / `HA_LOCAL_DHCP_DISABLE`: the state turned the DHCP service on
     /// or off.
@@ -233,6 +237,10 @@ impl HaEvent {
     /// Kea's message id.
     pub fn kea_id(&self) -> &'static str {
         match self {
+            Self::StateTransition {
+                mode: HaMode::PassiveBackup,
+                ..
+            } => "HA_STATE_TRANSITION_PASSIVE_BACKUP",
             Self::StateTransition { .. } => "HA_STATE_TRANSITION",
             Self::LocalDhcp { enabled: true, .. } => "HA_LOCAL_DHCP_ENABLE",
             Self::LocalDhcp { enabled: false, .. } => "HA_LOCAL_DHCP_DISABLE",
@@ -282,8 +290,21 @@ impl fmt::Display for HaEvent {
             Self::StateTransition {
                 from,
                 to,
+                reason,
+                mode: HaMode::PassiveBackup,
+                ..
+            } => write!(
+                f,
+                "server transitions from {} to {} state ({reason})",
+                from.upper(),
+                to.upper()
+            ),
+            Self::StateTransition {
+                from,
+                to,
                 partner,
                 reason,
+                ..
             } => {
                 let p = partner.unwrap_or(HaState::Unavailable);
                 write!(

@@ -1667,6 +1667,7 @@ impl HaService {
             to,
             partner: self.comm.partner_state,
             reason: self.reason.clone(),
+            mode: self.cfg.mode,
         });
         if from == HaState::CommunicationRecovery && to != from {
             self.backlog.clear();
@@ -2139,3 +2140,6 @@ pub mod results {
         RESULT_UNSUPPORTED as UNSUPPORTED,
     };
 }
+
+#[cfg(test)]
+mod tests;

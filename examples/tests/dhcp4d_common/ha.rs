@@ -387,3 +387,349 @@ pub fn acks_in(pcap: &Path) -> Vec<(Ipv4Addr, Ipv4Addr, String, Option<Vec<u8>>)
         })
         .collect()
 }
+
+// ---------------------------------------------------------------------------------------
+// Failover under load and labs of more than two servers (backup / passive-backup), for
+// pairs of either implementation.
+
+/// Starts perfdhcp in the client node without waiting: `args` after `-4 -l eth0`.
+pub fn spawn_perfdhcp(cli: &Node, args: &[&str]) -> Proc {
+    let bin = require_bin("perfdhcp");
+    let mut cmd = vec![bin.to_str().unwrap(), "-4", "-l", NODE_IF];
+    cmd.extend_from_slice(args);
+    cli.spawn(&cmd)
+}
+
+/// Runs perfdhcp (`-4 -l eth0`, then `args`) in `node` without `-W` (which perfdhcp refuses
+/// with `-i`, DISCOVER-OFFER only) and parses its statistics.
+pub fn perfdhcp_no_wait(node: &Node, args: &[&str]) -> super::Perf {
+    let bin = require_bin("perfdhcp");
+    let mut cmd = vec![bin.to_str().unwrap(), "-4", "-l", NODE_IF];
+    cmd.extend_from_slice(args);
+    let out = node.output(&cmd);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let perf = super::parse_perf(&text);
+    assert!(
+        !perf.sections.is_empty(),
+        "perfdhcp printed no statistics ({}): {}\n{}",
+        out.status,
+        text,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    perf
+}
+
+/// Checks the ACKs a client saw against the lease database `db` of the server that holds
+/// them all now: each ACKed address is there for the client that got the ACK, and no address
+/// was ACKed to two clients. Returns the clients per address.
+#[track_caller]
+pub fn assert_acked_leases_held(
+    acks: &[(Ipv4Addr, Ipv4Addr, String, Option<Vec<u8>>)],
+    db: &Leases,
+    holder: &str,
+) -> BTreeMap<String, std::collections::BTreeSet<String>> {
+    for (src, addr, hw, _) in acks {
+        let l = db
+            .get(&addr.to_string())
+            .unwrap_or_else(|| panic!("{addr} ACKed by {src} to {hw} is not on {holder}"));
+        assert_eq!(
+            &l.0, hw,
+            "{addr} (ACKed by {src}) belongs to the client that got the ACK on {holder}"
+        );
+    }
+    let mut by_addr: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for (_, addr, hw, _) in acks {
+        by_addr
+            .entry(addr.to_string())
+            .or_default()
+            .insert(hw.clone());
+    }
+    for (a, c) in &by_addr {
+        assert_eq!(c.len(), 1, "{a} ACKed to several clients: {c:?}");
+    }
+    by_addr
+}
+
+/// SIGKILL of the primary of a hot-standby pair (`roles`: server1's and server2's
+/// implementation) while 20 new clients a second arrive: the standby goes partner-down and
+/// serves the clients after the kill; every address a client got an ACK for (captured in the
+/// client's namespace) is on the standby for that client and was given to no other client;
+/// the primary restarts on its lease file, syncs from the standby, both return to
+/// hot-standby and `lease4-get-all` agrees on both.
+pub fn sigkill_primary_under_load(p: &Pair, roles: [Impl; 2]) {
+    let c1 = p.write(0, &p.config(0, "hot-standby", &Value::Null, &Value::Null));
+    let c2 = p.write(1, &p.config(1, "hot-standby", &Value::Null, &Value::Null));
+    let d1 = p.start(0, roles[0], &c1, &[]);
+    let d2 = p.start(1, roles[1], &c2, &[]);
+    p.wait_both("hot-standby", Duration::from_secs(20));
+    let (mut cap, pcap) = p.capture("acks.pcap");
+    // 20 new clients a second for 10 s; the primary dies after about 3 s.
+    let mut perf = spawn_perfdhcp(&p.cli, &["-r", "20", "-p", "10", "-R", "100000"]);
+    wait_until(Duration::from_secs(10), "50 leases on the standby", || {
+        p.leases_of(1).len() >= 50
+    });
+    d1.signal(libc::SIGKILL);
+    let mut d1 = d1;
+    d1.wait_exit(Duration::from_secs(5));
+    drop(d1);
+    let killed = std::time::Instant::now();
+    let t = p.wait_state(1, "partner-down", Duration::from_secs(15));
+    eprintln!("{roles:?}: standby partner-down {t:?} after the kill");
+    perf.wait_exit(Duration::from_secs(30));
+    cap.terminate(Duration::from_secs(5));
+    let acks = acks_in(&pcap);
+    let from = |ip: &str| acks.iter().filter(|a| a.0.to_string() == ip).count();
+    let (from1, from2) = (from(SRV_IP[0]), from(SRV_IP[1]));
+    eprintln!(
+        "{roles:?}: ACKs: {from1} from server1, {from2} from server2 ({:?} since the kill)",
+        killed.elapsed()
+    );
+    assert!(from1 >= 50, "the primary served first: {from1}");
+    // A hot-standby standby answers nobody: its ACKs all came after partner-down.
+    assert!(
+        from2 >= 20,
+        "the standby served new clients after the kill: {from2}"
+    );
+    let l2 = p.leases_of(1);
+    let by_addr = assert_acked_leases_held(&acks, &l2, "the standby");
+    // The primary restarts on its lease file, syncs from the standby, both return to normal.
+    let conf = p.path("server1.conf");
+    let restarted = std::time::Instant::now();
+    let _d1 = p.start(0, roles[0], &conf, &[]);
+    p.wait_both("hot-standby", Duration::from_secs(30));
+    eprintln!(
+        "{roles:?}: restart to hot-standby: {:?}",
+        restarted.elapsed()
+    );
+    let l1 = p.leases_of(0);
+    assert_eq!(l1, p.leases_of(1), "the primary synced every lease back");
+    assert!(
+        l1.len() >= by_addr.len(),
+        "{} < {}",
+        l1.len(),
+        by_addr.len()
+    );
+    let log = std::fs::read_to_string(d2.log_path()).unwrap();
+    assert!(
+        log.contains("HA_STATE_TRANSITION") && log.contains("to PARTNER-DOWN state"),
+        "the standby logged its transition in Kea's words"
+    );
+}
+
+/// The servers' LAN addresses in a lab of three (server1, server2, server3).
+pub const SRV_IP3: [&str; 3] = ["192.0.2.1", "192.0.2.3", "192.0.2.4"];
+
+/// A lab of `n` ≤ 3 servers (`srv[i]` = server`i+1` at [`SRV_IP3`]`[i]`) and a client node
+/// (perfdhcp's relay address [`CLIENT_IP`]) on one LAN, each server of either implementation,
+/// with any set of HA roles (backup servers, passive-backup).
+pub struct HaLab {
+    pub lab: Lab,
+    pub srv: Vec<Node>,
+    pub cli: Node,
+    /// Dropped after the lab (see [`super::serial`]).
+    _serial: std::sync::MutexGuard<'static, ()>,
+}
+
+impl HaLab {
+    /// `tag` must be unique per test file.
+    pub fn new(tag: &str, n: usize) -> Self {
+        assert!((1..=SRV_IP3.len()).contains(&n), "1 to 3 servers");
+        let serial = super::serial();
+        let lab = Lab::new(tag);
+        let srv: Vec<Node> = (0..n)
+            .map(|i| {
+                let s = lab.add_node(&format!("s{}", i + 1));
+                s.add_addr(NODE_IF, &format!("{}/24", SRV_IP3[i]));
+                s
+            })
+            .collect();
+        let cli = lab.add_node("cli");
+        cli.add_addr(NODE_IF, &format!("{CLIENT_IP}/24"));
+        Self {
+            lab,
+            srv,
+            cli,
+            _serial: serial,
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.lab.dir().join(name)
+    }
+
+    /// Server `i`'s control socket.
+    pub fn socket(&self, i: usize) -> PathBuf {
+        self.path(&format!("ctrl{}.sock", i + 1))
+    }
+
+    /// Server `i`'s lease file.
+    pub fn leases(&self, i: usize) -> PathBuf {
+        self.path(&format!("leases{}.csv", i + 1))
+    }
+
+    /// The Kea 2.2 configuration of server `i` in a lab whose servers have `roles` (one per
+    /// server, Kea's role names) in HA `mode`: as [`Pair::config`], one pool [`POOL`], `ha`
+    /// keys merged into the HA map.
+    pub fn config(&self, i: usize, mode: &str, roles: &[&str], ha: &Value) -> Value {
+        assert_eq!(roles.len(), self.srv.len(), "one role per server");
+        let peers: Vec<Value> = roles
+            .iter()
+            .enumerate()
+            .map(|(j, role)| {
+                json!({ "name": format!("server{}", j + 1),
+                        "url": format!("http://{}:{HA_PORT}/", SRV_IP3[j]),
+                        "role": role, "auto-failover": true })
+            })
+            .collect();
+        let mut hac = json!({
+            "this-server-name": format!("server{}", i + 1),
+            "mode": mode,
+            "sync-page-limit": 10000,
+            "multi-threading": { "enable-multi-threading": true, "http-dedicated-listener": true,
+                                 "http-listener-threads": 2, "http-client-threads": 2 },
+            "peers": peers,
+        });
+        merge(&mut hac, &fast_timers());
+        merge(&mut hac, ha);
+        json!({ "Dhcp4": {
+            "interfaces-config": { "interfaces": [NODE_IF] },
+            "control-socket": { "socket-type": "unix", "socket-name": self.socket(i) },
+            "lease-database": { "type": "memfile", "persist": true, "name": self.leases(i),
+                                "lfc-interval": 0 },
+            "multi-threading": { "enable-multi-threading": true, "thread-pool-size": 2,
+                                 "packet-queue-size": 64 },
+            "valid-lifetime": 3600, "renew-timer": 900, "rebind-timer": 1800,
+            "hooks-libraries": [
+                { "library": LEASE_CMDS },
+                { "library": HA_LIB, "parameters": { "high-availability": [hac] } }
+            ],
+            "subnet4": [ { "id": 1, "subnet": "192.0.2.0/24", "pools": [ { "pool": POOL } ] } ],
+            "loggers": [ { "name": "kea-dhcp4", "severity": "INFO",
+                           "output_options": [ { "output": "stdout" } ] },
+                         { "name": "kea-dhcp4.leases", "severity": "WARN",
+                           "output_options": [ { "output": "stdout" } ] } ]
+        } })
+    }
+
+    /// Writes server `i`'s configuration and returns its path.
+    pub fn write(&self, i: usize, conf: &Value) -> PathBuf {
+        let p = self.path(&format!("server{}.conf", i + 1));
+        std::fs::write(&p, serde_json::to_vec_pretty(conf).unwrap()).unwrap();
+        p
+    }
+
+    /// Starts server `i` (dhcp4d or kea-dhcp4) with `conf` and waits for its control socket.
+    pub fn start(&self, i: usize, which: Impl, conf: &Path) -> Proc {
+        let sock = self.socket(i);
+        let _ = std::fs::remove_file(&sock);
+        let conf = conf.to_str().unwrap();
+        let mut p = match which {
+            Impl::Dhcp4d => self.srv[i].spawn(&[env!("CARGO_BIN_EXE_dhcp4d"), "-c", conf]),
+            Impl::Kea => {
+                require_kea_ha();
+                let kea = require_bin("kea-dhcp4");
+                let dir = self.path(&format!("kea{}", i + 1));
+                std::fs::create_dir_all(&dir).unwrap();
+                let dir = dir.to_str().unwrap().to_owned();
+                self.srv[i].spawn(&[
+                    "env",
+                    &format!("KEA_PIDFILE_DIR={dir}"),
+                    &format!("KEA_LOCKFILE_DIR={dir}"),
+                    kea.to_str().unwrap(),
+                    "-c",
+                    conf,
+                ])
+            }
+        };
+        wait_until(START, "the server's control socket", || {
+            assert!(p.is_running(), "server{} exited: {}", i + 1, p.log());
+            UnixStream::connect(&sock).is_ok()
+        });
+        p
+    }
+
+    /// Server `i`'s `status-get` `high-availability[0]`.
+    pub fn ha_status(&self, i: usize) -> Value {
+        let a = command(&self.socket(i), "status-get", Value::Null);
+        let ha = &a["arguments"]["high-availability"][0];
+        assert!(
+            ha.is_object(),
+            "no HA section in server{}'s status-get: {a}",
+            i + 1
+        );
+        ha.clone()
+    }
+
+    /// Server `i`'s HA state.
+    pub fn state(&self, i: usize) -> String {
+        let s = self.ha_status(i);
+        s["ha-servers"]["local"]["state"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no local state in server{}'s status: {s}", i + 1))
+            .to_owned()
+    }
+
+    /// Waits until server `i` is in `state`.
+    pub fn wait_state(&self, i: usize, state: &str, timeout: Duration) -> Duration {
+        let t0 = std::time::Instant::now();
+        let mut last = String::new();
+        let what = format!("server{} to reach {state}", i + 1);
+        wait_for(timeout, &what, || {
+            last = self.state(i);
+            (last == state).then_some(())
+        });
+        t0.elapsed()
+    }
+
+    /// Server `i`'s leases (as [`Pair::leases_of`]).
+    pub fn leases_of(&self, i: usize) -> Leases {
+        let a = command(&self.socket(i), "lease4-get-all", Value::Null);
+        assert!(
+            a["result"] == 0 || a["result"] == 3,
+            "lease4-get-all on server{}: {a}",
+            i + 1
+        );
+        a["arguments"]["leases"]
+            .as_array()
+            .map(|l| l.iter().map(lease_entry).collect())
+            .unwrap_or_default()
+    }
+
+    /// Server `i`'s `pkt4-ack-sent` statistic.
+    pub fn acks_sent(&self, i: usize) -> u64 {
+        let st = command(
+            &self.socket(i),
+            "statistic-get",
+            json!({ "name": "pkt4-ack-sent" }),
+        );
+        st["arguments"]["pkt4-ack-sent"][0][0]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no pkt4-ack-sent on server{}: {st}", i + 1))
+    }
+
+    /// Starts tcpdump on the client's interface writing the server replies to `name`.
+    pub fn capture(&self, name: &str) -> (Proc, PathBuf) {
+        capture_replies(&self.cli, &self.path(name))
+    }
+}
+
+/// Starts tcpdump on `cli`'s interface writing the DHCP server replies (relayed, port 67 to
+/// 67) to `pcap`, and waits until it listens.
+pub fn capture_replies(cli: &Node, pcap: &Path) -> (Proc, PathBuf) {
+    let tcpdump = require_bin("tcpdump");
+    let cap = cli.spawn(&[
+        tcpdump.to_str().unwrap(),
+        "-p",
+        "-n",
+        "-U",
+        "-i",
+        NODE_IF,
+        "-w",
+        pcap.to_str().unwrap(),
+        "udp and src port 67 and dst port 67",
+    ]);
+    wait_until(Duration::from_secs(5), "tcpdump to listen", || {
+        cap.log().contains("listening on")
+    });
+    (cap, pcap.to_path_buf())
+}
