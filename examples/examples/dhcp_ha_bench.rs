@@ -2,23 +2,29 @@
 //! configuration (hot-standby, then load-balancing), in one run; and the failover gap (how
 //! long clients get no ACK after SIGKILL of the primary) of both with the same timers.
 //!
-//! * **DORA/s at ≤ 2.5 % drops**: `perfdhcp -R 241 -r RATE -p SECONDS`, the rate doubled from
-//!   250 until a step fails, then bisected; the figure is ACKs / SECONDS of the best passing
-//!   step. Every ACK waits for the partner's `lease4-update` acknowledgement.
+//! * **DORA/s at ≤ 2.5 % drops**: `perfdhcp -R CLIENTS -r RATE -p SECONDS`, the rate doubled
+//!   from 250 until a step fails, then bisected; the figure is ACKs / SECONDS of the best
+//!   passing step. Every ACK waits for the partner's `lease4-update` acknowledgement.
+//! * **CPU per 1000 DORA**: utime + stime (`/proc/PID/stat`) of both servers of the pair over
+//!   one run at a fixed rate both pairs sustain (`--cpu-rate`, default 1000/s), per 1000
+//!   ACKs: what the pair costs where perfdhcp (on the same 2 CPUs) caps the rate.
 //! * **Failover**: hot-standby, heartbeat 1 s, max-response-delay 3 s, max-unacked-clients 0;
 //!   perfdhcp at 50 DORA/s, SIGKILL of server1 after 4 s; from tcpdump's timestamps in the
 //!   client namespace, the longest time without an ACK around the kill; the time from the
 //!   kill to the standby's partner-down (`status-get` polled every 50 ms); the ACKed
 //!   addresses missing from the standby afterwards.
 //!
-//! Only TEST-NET addresses: pool 192.0.2.10–250, so perfdhcp's 241 clients return and renew
-//! (one memfile row and one lease update per ACK). Load-balancing uses one shared pool for
-//! both implementations (dhcp4d's pools take no client classes yet).
+//! Only TEST-NET addresses: pool 192.0.2.10–250, so perfdhcp's clients return and renew (one
+//! memfile row and one lease update per ACK): 241 clients in hot-standby; in load-balancing
+//! the pool is split as Kea's documentation does (192.0.2.10–129 for `HA_server1`,
+//! 192.0.2.130–250 for `HA_server2`) and 200 clients leave each half room for the clients
+//! the hash gives it.
 //!
 //! ```text
 //! cargo build --release -p examples --bin dhcp4d --example dhcp_ha_bench
 //! sudo $CARGO_TARGET_DIR/release/examples/dhcp_ha_bench [--seconds N] [--modes hs,lb]
-//!     [--impls dhcp4d,kea] [--skip-failover] [--dhcp4d PATH]
+//!     [--impls dhcp4d,kea] [--skip-failover] [--dhcp4d PATH] [--ha-connections N]
+//!     [--cpu-rate R] [--cpu-only]
 //! ```
 //!
 //! Needs root, iproute2, perfdhcp, tcpdump and kea-dhcp4 with the HA and lease_cmds hooks.
@@ -35,7 +41,13 @@ const LEASE_CMDS: &str = "/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_lease_cmds
 const HA_LIB: &str = "/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_ha.so";
 const SRV_IP: [&str; 2] = ["192.0.2.1", "192.0.2.3"];
 const CLI_IP: &str = "192.0.2.2";
+/// perfdhcp's clients in hot-standby: as many as the pool's addresses.
 const CLIENTS: u32 = 241;
+/// perfdhcp's clients in load-balancing: fewer than each split pool's half can take after
+/// the hash's imbalance.
+const CLIENTS_LB: u32 = 200;
+/// The load-balancing pools: `HA_server1`'s and `HA_server2`'s halves of 192.0.2.10–250.
+const LB_POOLS: [&str; 2] = ["192.0.2.10 - 192.0.2.129", "192.0.2.130 - 192.0.2.250"];
 const MAX_DROPS: f64 = 2.5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +71,12 @@ struct Args {
     impls: Vec<Impl>,
     failover: bool,
     dhcp4d: PathBuf,
+    /// `--ha-connections N` for dhcp4d (its default when absent).
+    ha_connections: Option<u32>,
+    /// The fixed rate of the CPU measurement.
+    cpu_rate: u32,
+    /// `--cpu-only`: no rate search.
+    cpu_only: bool,
 }
 
 fn args() -> Args {
@@ -73,6 +91,9 @@ fn args() -> Args {
             .and_then(Path::parent)
             .map(|d| d.join("dhcp4d"))
             .unwrap_or_default(),
+        ha_connections: None,
+        cpu_rate: 1000,
+        cpu_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -101,6 +122,11 @@ fn args() -> Args {
             }
             "--skip-failover" => a.failover = false,
             "--dhcp4d" => a.dhcp4d = v().into(),
+            "--ha-connections" => {
+                a.ha_connections = Some(v().parse().expect("--ha-connections N"));
+            }
+            "--cpu-rate" => a.cpu_rate = v().parse().expect("--cpu-rate R"),
+            "--cpu-only" => a.cpu_only = true,
             other => panic!("unknown argument {other}"),
         }
     }
@@ -117,6 +143,7 @@ struct Bench {
     srv: [Node; 2],
     cli: Node,
     dhcp4d: PathBuf,
+    ha_connections: Option<u32>,
 }
 
 impl Bench {
@@ -131,6 +158,12 @@ impl Bench {
             "standby"
         };
         let dir = self.lab.dir();
+        let pools = if mode == "load-balancing" {
+            json!([ { "pool": LB_POOLS[0], "client-class": "HA_server1" },
+                    { "pool": LB_POOLS[1], "client-class": "HA_server2" } ])
+        } else {
+            json!([ { "pool": "192.0.2.10 - 192.0.2.250" } ])
+        };
         json!({ "Dhcp4": {
             "interfaces-config": { "interfaces": [NODE_IF] },
             "control-socket": { "socket-type": "unix", "socket-name": self.sock(i) },
@@ -154,8 +187,7 @@ impl Bench {
                         { "name": "server2", "url": format!("http://{}:8001/", SRV_IP[1]),
                           "role": role2, "auto-failover": true } ] } ] } }
             ],
-            "subnet4": [ { "id": 1, "subnet": "192.0.2.0/24",
-                           "pools": [ { "pool": "192.0.2.10 - 192.0.2.250" } ] } ],
+            "subnet4": [ { "id": 1, "subnet": "192.0.2.0/24", "pools": pools } ],
             "loggers": [ { "name": "kea-dhcp4", "severity": "WARN",
                            "output_options": [ { "output": dir.join(format!("server{}.log", i + 1)) } ] } ]
         } })
@@ -173,7 +205,14 @@ impl Bench {
         let _ = std::fs::remove_file(&sock);
         let p = path.to_str().unwrap();
         let mut proc = match which {
-            Impl::Dhcp4d => self.srv[i].spawn(&[self.dhcp4d.to_str().unwrap(), "-c", p]),
+            Impl::Dhcp4d => {
+                let n = self.ha_connections.map(|n| n.to_string());
+                let mut cmd = vec![self.dhcp4d.to_str().unwrap(), "-c", p];
+                if let Some(n) = &n {
+                    cmd.extend(["--ha-connections", n.as_str()]);
+                }
+                self.srv[i].spawn(&cmd)
+            }
             Impl::Kea => {
                 let kea = require_bin("kea-dhcp4");
                 let d = dir.join(format!("kea{}", i + 1));
@@ -196,6 +235,22 @@ impl Bench {
         proc
     }
 
+    /// Prints how many warnings and errors each server logged, by message id.
+    fn log_summary(&self) {
+        for i in 0..2 {
+            let path = self.lab.dir().join(format!("server{}.log", i + 1));
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let mut ids = std::collections::BTreeMap::<String, usize>::new();
+            for l in text.lines() {
+                if let Some(id) = l.split_whitespace().nth(4) {
+                    *ids.entry(id.to_owned()).or_default() += 1;
+                }
+            }
+            eprintln!("  server{} logged {ids:?}", i + 1);
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+
     fn state(&self, i: usize) -> String {
         let a = command(&self.sock(i), "status-get");
         a["arguments"]["high-availability"][0]["ha-servers"]["local"]["state"]
@@ -213,9 +268,11 @@ impl Bench {
         wait_until(Duration::from_secs(30), "both servers normal", || {
             self.state(0) == mode && self.state(1) == mode
         });
-        let n = CLIENTS.to_string();
+        let clients = clients(mode);
+        let n = clients.to_string();
         wait_until(Duration::from_secs(30), "the warm-up DORA", || {
-            perfdhcp(&self.cli, &["-r", "200", "-n", &n]).acks >= u64::from(CLIENTS) * 9 / 10
+            perfdhcp(&self.cli, clients, &["-r", "200", "-n", &n]).acks
+                >= u64::from(clients) * 9 / 10
         });
         [a, b]
     }
@@ -238,9 +295,18 @@ struct Run {
     drop_pct: f64,
 }
 
-fn perfdhcp(cli: &Node, extra: &[&str]) -> Run {
+/// perfdhcp's clients in `mode`.
+fn clients(mode: &str) -> u32 {
+    if mode == "load-balancing" {
+        CLIENTS_LB
+    } else {
+        CLIENTS
+    }
+}
+
+fn perfdhcp(cli: &Node, clients: u32, extra: &[&str]) -> Run {
     let bin = require_bin("perfdhcp");
-    let clients = CLIENTS.to_string();
+    let clients = clients.to_string();
     let mut cmd = vec![
         bin.to_str().unwrap(),
         "-4",
@@ -288,12 +354,12 @@ fn perfdhcp(cli: &Node, extra: &[&str]) -> Run {
     run
 }
 
-/// Highest DORA/s with drops ≤ 2.5 %.
-fn search(cli: &Node, secs: u32) -> f64 {
+/// Highest DORA/s with drops ≤ 2.5 % (`clients` perfdhcp clients).
+fn search(cli: &Node, clients: u32, secs: u32) -> f64 {
     let p = secs.to_string();
     let mut best = 0.0f64;
     let mut try_rate = |r: u32| {
-        let run = perfdhcp(cli, &["-r", &r.to_string(), "-p", &p]);
+        let run = perfdhcp(cli, clients, &["-r", &r.to_string(), "-p", &p]);
         let rate = run.acks as f64 / f64::from(secs);
         eprintln!(
             "    -r {r:>6}: {rate:>8.1} DORA/s, drops {:>5.2} %",
@@ -331,6 +397,60 @@ fn search(cli: &Node, secs: u32) -> f64 {
         }
     }
     best
+}
+
+/// (utime, stime) of process `pid` in clock ticks (`/proc/PID/stat` fields 14 and 15).
+fn cpu_ticks(pid: u32) -> (u64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name (which ends with ')') start at field 3.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let n = |i: usize| {
+        f.get(i - 3)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (n(14), n(15))
+}
+
+/// Clock ticks per second (`sysconf(_SC_CLK_TCK)`, 100 on every Linux ABI this runs on).
+const CLK_TCK: f64 = 100.0;
+
+/// Both servers' CPU time over one run at `rate` DORA/s, in ms per 1000 ACKs.
+#[derive(Debug, Clone, Copy)]
+struct Cpu {
+    /// utime + stime.
+    total: f64,
+    /// utime: the servers' own code, without the kernel's (sockets, the veth/bridge path of
+    /// every packet sent, the lease file).
+    user: f64,
+}
+
+/// Measures [`Cpu`] over one perfdhcp run at `rate`.
+fn cpu_per_1000(b: &Bench, procs: &[Proc; 2], clients: u32, rate: u32, secs: u32) -> (Cpu, Run) {
+    let pids = [procs[0].pid(), procs[1].pid()];
+    let sum = || {
+        pids.iter()
+            .map(|&p| cpu_ticks(p))
+            .fold((0, 0), |a, t| (a.0 + t.0, a.1 + t.1))
+    };
+    let before = sum();
+    let run = perfdhcp(
+        &b.cli,
+        clients,
+        &["-r", &rate.to_string(), "-p", &secs.to_string()],
+    );
+    let after = sum();
+    let per_1000 = |ticks: u64| ticks as f64 / CLK_TCK * 1000.0 / (run.acks.max(1) as f64 / 1000.0);
+    let user = after.0 - before.0;
+    let total = user + after.1 - before.1;
+    (
+        Cpu {
+            total: per_1000(total),
+            user: per_1000(user),
+        },
+        run,
+    )
 }
 
 /// (timestamp, source, yiaddr) of the ACKs in a pcap file (Ethernet, IPv4, UDP).
@@ -505,16 +625,28 @@ fn main() {
         srv: [s1, s2],
         cli,
         dhcp4d: a.dhcp4d.clone(),
+        ha_connections: a.ha_connections,
     };
     let mut rows = Vec::new();
     for &mode in &a.modes {
         for &which in &a.impls {
             eprintln!("== {} pair, {mode}", which.name());
             let procs = b.pair(which, mode);
-            let best = search(&b.cli, a.seconds);
+            let clients = clients(mode);
+            let (cpu, fixed) = cpu_per_1000(&b, &procs, clients, a.cpu_rate, a.seconds);
+            eprintln!(
+                "  at -r {}: {} ACKs ({:.2} % drops), both servers {:.1} CPU ms per 1000 DORA ({:.1} user)",
+                a.cpu_rate, fixed.acks, fixed.drop_pct, cpu.total, cpu.user
+            );
+            let best = if a.cpu_only {
+                f64::NAN
+            } else {
+                search(&b.cli, clients, a.seconds)
+            };
             eprintln!("  best {best:.0} DORA/s");
             drop(procs);
-            rows.push((mode, which, best));
+            b.log_summary();
+            rows.push((mode, which, best, cpu));
         }
     }
     let fails: Vec<Failover> = if a.failover {
@@ -528,17 +660,23 @@ fn main() {
     } else {
         Vec::new()
     };
-    println!("\n| pair | mode | DORA/s (≤2.5 % drops) | vs kea |");
-    println!("| --- | --- | --- | --- |");
-    for (mode, which, best) in &rows {
-        let kea = rows
-            .iter()
-            .find(|r| r.0 == *mode && r.1 == Impl::Kea)
-            .map_or(f64::NAN, |r| r.2);
+    println!(
+        "\n| pair | mode | DORA/s (≤2.5 % drops) | vs kea | CPU ms / 1000 DORA at {}/s, both servers: total (user) | kea ÷ pair: total (user) |",
+        a.cpu_rate
+    );
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for (mode, which, best, cpu) in &rows {
+        let kea = rows.iter().find(|r| r.0 == *mode && r.1 == Impl::Kea);
+        let (kea_best, kea_cpu) = kea.map_or((f64::NAN, None), |r| (r.2, Some(r.3)));
+        let (kt, ku) = kea_cpu.map_or((f64::NAN, f64::NAN), |c| (c.total, c.user));
         println!(
-            "| {} | {mode} | {best:.0} | {:.2}× |",
+            "| {} | {mode} | {best:.0} | {:.2}× | {:.1} ({:.1}) | {:.1}× ({:.1}×) |",
             which.name(),
-            best / kea
+            best / kea_best,
+            cpu.total,
+            cpu.user,
+            kt / cpu.total,
+            ku / cpu.user
         );
     }
     if !fails.is_empty() {

@@ -284,6 +284,22 @@ impl Request {
     pub fn to_compact(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
+
+    /// The `ip-address` argument of a `lease4-update` or `lease4-del` (`None` for other
+    /// commands): a transport with several connections to a peer sends the updates of one
+    /// lease on one connection, so that they arrive in order.
+    pub fn lease_address(&self) -> Option<core::net::Ipv4Addr> {
+        match self.known()? {
+            Command::Lease4Update | Command::Lease4Del => self
+                .arguments
+                .as_ref()?
+                .get("ip-address")?
+                .as_str()?
+                .parse()
+                .ok(),
+            _ => None,
+        }
+    }
 }
 
 /// One answer: `{ "arguments": …, "result": N, "text": "…" }`.
@@ -555,6 +571,35 @@ pub fn fuzz_body(body: &[u8]) {
                 Ok(&list),
                 "answer re-encoding differs"
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod lease_address_tests {
+    use super::*;
+
+    #[test]
+    fn lease_address_of_lease_commands_only() {
+        let update = Request::from_json(
+            br#"{"command":"lease4-update","arguments":{"ip-address":"192.0.2.7","hw-address":"00:0c:01:02:03:04"}}"#,
+        )
+        .unwrap();
+        assert_eq!(update.lease_address(), Some("192.0.2.7".parse().unwrap()));
+        let del = Request::from_json(
+            br#"{"command":"lease4-del","arguments":{"ip-address":"192.0.2.8"}}"#,
+        )
+        .unwrap();
+        assert_eq!(del.lease_address(), Some("192.0.2.8".parse().unwrap()));
+        for body in [
+            &br#"{"command":"ha-heartbeat"}"#[..],
+            br#"{"command":"lease4-get","arguments":{"ip-address":"192.0.2.7"}}"#,
+            br#"{"command":"lease4-update","arguments":{"ip-address":"not an address"}}"#,
+            br#"{"command":"lease4-update","arguments":{"ip-address":7}}"#,
+            br#"{"command":"lease4-del"}"#,
+        ] {
+            let r = Request::from_json(body).unwrap();
+            assert_eq!(r.lease_address(), None, "{}", String::from_utf8_lossy(body));
         }
     }
 }

@@ -75,6 +75,8 @@ pub(crate) struct Options {
     /// `--clock-offset SECONDS`: added to the wall clock the HA service sees (tests of
     /// Kea's clock-skew checks).
     pub(crate) clock_offset: i64,
+    /// `--ha-connections N`: connections to each HA peer.
+    pub(crate) ha_connections: usize,
 }
 
 /// Resolves `<?include "path"?>` relative to the configuration file's directory.
@@ -735,6 +737,60 @@ impl Daemon {
         action
     }
 
+    /// Answers the commands of the HA listener: `first` and those already waiting in `rx`
+    /// (up to [`RX_BUDGET`]). Lease updates from the partner are applied together and
+    /// answered after **one** group commit of their rows; any other command is answered on
+    /// its own, after the updates before it.
+    fn partner_commands(
+        &mut self,
+        first: ListenerMsg,
+        rx: &mut mpsc::Receiver<ListenerMsg>,
+        now: Instant,
+        unix: u64,
+    ) -> Action {
+        let mut held: Vec<(String, oneshot::Sender<String>)> = Vec::new();
+        let mut next = Some(first);
+        let mut taken = 0;
+        while let Some((body, reply)) = next.take() {
+            taken += 1;
+            if matches!(
+                command_name(&body).as_deref(),
+                Some("lease4-update" | "lease4-del")
+            ) {
+                let r = control::dispatch(
+                    &mut self.handler,
+                    &mut self.server,
+                    now,
+                    unix,
+                    &body,
+                    Origin::Partner,
+                );
+                held.push((r.http, reply));
+            } else {
+                if !held.is_empty() {
+                    self.flush();
+                    for (text, reply) in held.drain(..) {
+                        let _ = reply.send(text);
+                    }
+                }
+                let action = self.command(&body, true, Origin::Partner, reply, now, unix);
+                if action != Action::None {
+                    return action;
+                }
+            }
+            if taken < RX_BUDGET {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !held.is_empty() {
+            self.flush();
+            for (text, reply) in held {
+                let _ = reply.send(text);
+            }
+        }
+        Action::None
+    }
+
     fn control_command(
         &mut self,
         body: &[u8],
@@ -1105,10 +1161,17 @@ pub(crate) async fn run(opts: Options) -> i32 {
                 .and_then(|c| {
                     let addr = ha::listen_addr(&c)?;
                     let policy = ha::listener_policy(&c)?;
-                    let mut node =
-                        HaNode::new(c, now, unix_now(), opts.clock_offset, &ha_answer_tx)?;
+                    let tls = ha::listener_tls(&c)?;
+                    let mut node = HaNode::new(
+                        c,
+                        now,
+                        unix_now(),
+                        opts.clock_offset,
+                        opts.ha_connections,
+                        &ha_answer_tx,
+                    )?;
                     node.on_new_server(&mut server);
-                    let bound = ha::serve_listener(addr, policy, ha_cmd_tx.clone())
+                    let bound = ha::serve_listener(addr, policy, tls, ha_cmd_tx.clone())
                         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
                     Ok((node, bound))
                 });
@@ -1301,9 +1364,9 @@ pub(crate) async fn run(opts: Options) -> i32 {
                     }
                 }
             }
-            Some((body, reply)) = ha_cmd_rx.recv() => {
+            Some(msg) = ha_cmd_rx.recv() => {
                 let (now, unix) = (Instant::now(), unix_now());
-                let action = d.command(&body, true, Origin::Partner, reply, now, unix);
+                let action = d.partner_commands(msg, &mut ha_cmd_rx, now, unix);
                 if let Action::Shutdown(code) = action {
                     exit = code;
                     break;

@@ -4,7 +4,8 @@
 //! round), and answers as `kea-dhcp4` 2.2 does.
 //!
 //! ```text
-//! dhcp4d -c FILE [-p PORT] [-P PORT] [--fsync] [--http ADDR:PORT] [--clock-offset S]   run
+//! dhcp4d -c FILE [-p PORT] [-P PORT] [--fsync] [--http ADDR:PORT] [--ha-connections N]
+//!        [--clock-offset S]                      run
 //! dhcp4d -t FILE                                 check the configuration (exit 0, or 1 with Kea's error)
 //! dhcp4d -v | -V                                 version
 //! ```
@@ -41,6 +42,7 @@ mod log;
 mod net;
 mod store;
 mod sys;
+mod tls;
 
 use std::path::PathBuf;
 
@@ -65,6 +67,8 @@ pub enum Cli {
         http: Option<std::net::SocketAddr>,
         /// `--clock-offset SECONDS`: shifts the wall clock the HA service sees (tests).
         clock_offset: i64,
+        /// `--ha-connections N`: connections to each HA peer (1..=256, default 16).
+        ha_connections: usize,
     },
     /// `-t FILE`: check the configuration.
     Check(PathBuf),
@@ -75,13 +79,15 @@ pub enum Cli {
 }
 
 /// The usage text.
-pub const USAGE: &str = "usage: dhcp4d -c FILE [-p PORT] [-P PORT] [--fsync] [--http ADDR:PORT] [--clock-offset S] | -t FILE | -v | -V\n\
+pub const USAGE: &str = "usage: dhcp4d -c FILE [-p PORT] [-P PORT] [--fsync] [--http ADDR:PORT] [--ha-connections N] [--clock-offset S] | -t FILE | -v | -V\n\
   -c FILE      kea-dhcp4.conf to run with\n\
   -t FILE      check the configuration and exit (0: valid, 1: Kea's error on stderr)\n\
   -p PORT      server port (default 67)\n\
   -P PORT      client port (default 68)\n\
   --fsync      fdatasync the lease file before releasing each batch of replies\n\
   --http A:P   serve control commands over HTTP on A:P too (Kea's control agent protocol)\n\
+  --ha-connections N  connections to each HA peer, one request in flight on each; the\n\
+               updates of one lease always take the same one (1..256, default 16)\n\
   --clock-offset S  add S seconds to the clock the HA service sees (tests of clock skew)\n\
   -d           accepted for Kea compatibility (debug logging is set in loggers)\n\
   -v, -V       version, extended version\n";
@@ -96,6 +102,7 @@ impl Cli {
         let mut fsync = false;
         let mut http = None;
         let mut clock_offset = 0i64;
+        let mut ha_connections = ha::DEFAULT_CONNECTIONS;
         let mut version = None;
         let mut it = args.into_iter();
         while let Some(a) = it.next() {
@@ -125,6 +132,19 @@ impl Cli {
                         .parse()
                         .map_err(|_| format!("--clock-offset: {v} is not a number of seconds"))?;
                 }
+                "--ha-connections" => {
+                    let v = value("N")?;
+                    ha_connections = v
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=ha::MAX_CONNECTIONS).contains(n))
+                        .ok_or_else(|| {
+                            format!(
+                                "--ha-connections must be 1..{}, not {v}",
+                                ha::MAX_CONNECTIONS
+                            )
+                        })?;
+                }
                 "-d" => {}
                 "-v" => version = Some(Self::Version),
                 "-V" | "-W" => version = Some(Self::ExtendedVersion),
@@ -146,6 +166,7 @@ impl Cli {
                 fsync,
                 http,
                 clock_offset,
+                ha_connections,
             }),
             None => Err("-c FILE is required".into()),
         }
@@ -213,6 +234,7 @@ pub fn main(args: impl IntoIterator<Item = String>) -> i32 {
             fsync,
             http,
             clock_offset,
+            ha_connections,
         } => {
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -231,6 +253,7 @@ pub fn main(args: impl IntoIterator<Item = String>) -> i32 {
                 fsync,
                 http,
                 clock_offset,
+                ha_connections,
             }))
         }
     }
@@ -254,7 +277,8 @@ mod tests {
                 client_port: 68,
                 fsync: false,
                 http: None,
-                clock_offset: 0
+                clock_offset: 0,
+                ha_connections: 16
             })
         );
         assert_eq!(
@@ -265,7 +289,8 @@ mod tests {
                 client_port: 1068,
                 fsync: true,
                 http: None,
-                clock_offset: 0
+                clock_offset: 0,
+                ha_connections: 16
             })
         );
         assert!(matches!(
@@ -281,6 +306,20 @@ mod tests {
             })
         ));
         assert!(parse(&["-c", "k", "--clock-offset", "x"]).is_err());
+        assert!(matches!(
+            parse(&["-c", "k", "--ha-connections", "4"]),
+            Ok(Cli::Run {
+                ha_connections: 4,
+                ..
+            })
+        ));
+        for bad in ["0", "257", "x", "-1"] {
+            assert!(
+                parse(&["-c", "k", "--ha-connections", bad]).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(USAGE.contains("--ha-connections N"));
         assert_eq!(parse(&["-t", "k.conf"]), Ok(Cli::Check("k.conf".into())));
         assert_eq!(parse(&["-v"]), Ok(Cli::Version));
         assert_eq!(parse(&["-V"]), Ok(Cli::ExtendedVersion));

@@ -4,6 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod ha;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
