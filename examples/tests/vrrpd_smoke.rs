@@ -254,3 +254,59 @@ fn v3_checksum_conventions_between_vrrpd() {
     assert_eq!(counter(&s2, "checksum_errors"), 0);
     assert!(counter(&s2, "checksum_convention_mismatch") >= 10);
 }
+
+/// Accept_Mode off (`no_accept`): the non-owner Master holds the VIP and answers ARP for it,
+/// but drops traffic addressed to it (nftables table `inet vrrpd`), while its own address
+/// answers; SIGHUP with `accept` lifts the drop; SIGTERM leaves no table behind.
+#[test]
+fn no_accept_master_drops_traffic_to_its_vip() {
+    let lab = Lab::new("vrrpdna");
+    let r1 = lab.add_node("r1");
+    let client = lab.add_node("c");
+    r1.add_addr(NODE_IF, "192.0.2.1/24");
+    client.add_addr(NODE_IF, "192.0.2.10/24");
+    let no_accept = conf(200).replace("  version 3\n", "  version 3\n  no_accept\n");
+    let (mut p1, s1) = spawn(&r1, lab.dir(), &no_accept);
+    wait_until(WAIT, "r1 MASTER", || {
+        state(&s1).as_deref() == Some("MASTER")
+    });
+    assert!(has_vip(&r1));
+    assert!(
+        p1.log()
+            .contains("accept mode off: traffic to 1 virtual address(es) dropped"),
+        "{}",
+        p1.log()
+    );
+    // r1's own address answers; the VIP resolves to r1 but its traffic is dropped.
+    wait_until(WAIT, "the client reaches r1's own address", || {
+        reaches_vip(&client, "192.0.2.1")
+    });
+    assert!(!reaches(&client), "a no_accept Master answered on its VIP");
+    let neigh = client.ip(&["neigh", "show", VIP]);
+    assert!(neigh.contains("lladdr"), "the VIP did not resolve: {neigh}");
+    let rules = r1.run(&["nft", "list", "table", "inet", "vrrpd"]);
+    assert!(rules.contains(VIP), "{rules}");
+    let v4_drops = rules
+        .lines()
+        .find(|l| l.contains("ip daddr @vips4"))
+        .unwrap_or_default();
+    assert!(!v4_drops.contains("packets 0 "), "nothing dropped: {rules}");
+
+    // SIGHUP with `accept`: the table goes, the VIP answers.
+    std::fs::write(lab.dir().join("r1.conf"), conf(200)).unwrap();
+    p1.signal(libc::SIGHUP);
+    wait_until(WAIT, "the drop lifted after the reload", || {
+        p1.log().contains("nftables table inet vrrpd removed")
+    });
+    wait_until(WAIT, "the client reaches the VIP", || reaches(&client));
+
+    // Back to no_accept, then SIGTERM: no table is left behind.
+    std::fs::write(lab.dir().join("r1.conf"), &no_accept).unwrap();
+    p1.signal(libc::SIGHUP);
+    wait_until(WAIT, "the drop back after the second reload", || {
+        p1.log().matches("virtual address(es) dropped").count() == 2
+    });
+    p1.terminate(WAIT);
+    let tables = r1.run(&["nft", "list", "tables"]);
+    assert!(!tables.contains("vrrpd"), "left behind: {tables}");
+}

@@ -21,6 +21,7 @@ use vrrp_fsm::{Command, Counters, Event, GroupEvent, State, SyncGroup, VirtualRo
 use vrrp_proto::{IpChecks, VirtualAddrs};
 
 use super::control::Request;
+use super::firewall::{AcceptFilter, Dropped};
 use super::load;
 use super::net::{self, Packet};
 use super::sys;
@@ -423,6 +424,8 @@ struct Daemon {
     links: HashMap<u32, bool>,
     /// The `vrrp_script`s that running instances track, by name.
     scripts: HashMap<String, ScriptRun>,
+    /// Accept_Mode off: the nftables drops for the virtual addresses of non-owners.
+    accept_filter: AcceptFilter,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -1126,6 +1129,42 @@ impl Daemon {
         }
     }
 
+    /// Installs (or removes) the nftables drops for the virtual addresses of the running
+    /// instances with Accept_Mode off that do not own them (see [`super::firewall`]).
+    fn sync_accept_filter(&mut self) {
+        let mut want = Dropped::default();
+        let mut names = Vec::new();
+        for (_, _, unit) in &self.units {
+            for m in &unit.members {
+                let c = &m.inst.config;
+                if c.accept_mode || c.is_owner() {
+                    continue;
+                }
+                names.push(m.inst.name.clone());
+                for v in m.inst.vips.iter().chain(&m.inst.excluded) {
+                    want.insert(v.addr);
+                }
+            }
+        }
+        let n = want.len();
+        match self.accept_filter.apply(want) {
+            Ok(true) if n > 0 => log!(
+                "({}) accept mode off: traffic to {n} virtual address(es) dropped (nftables table inet {})",
+                names.join(", "),
+                super::firewall::TABLE
+            ),
+            Ok(true) => log!(
+                "accept mode off nowhere: nftables table inet {} removed",
+                super::firewall::TABLE
+            ),
+            Ok(false) => {}
+            Err(e) => log!(
+                "({}) accept mode off: cannot install the nftables drops: {e}",
+                names.join(", ")
+            ),
+        }
+    }
+
     fn find(&self, name: &str) -> Option<(usize, usize)> {
         self.units.iter().enumerate().find_map(|(u, (_, _, unit))| {
             unit.members
@@ -1260,6 +1299,7 @@ impl Daemon {
             }
         }
         self.prune_scripts();
+        self.sync_accept_filter();
     }
 
     fn deadline(&self) -> Option<Instant> {
@@ -1397,6 +1437,7 @@ pub(crate) async fn run(opts: Options) -> i32 {
         announcers: HashMap::new(),
         links: HashMap::new(),
         scripts: HashMap::new(),
+        accept_filter: AcceptFilter::default(),
         buf: Vec::with_capacity(1500),
     };
     let r = match d.load() {
@@ -1464,6 +1505,7 @@ pub(crate) async fn run(opts: Options) -> i32 {
     for u in 0..d.units.len() {
         d.drain(u);
     }
+    d.sync_accept_filter();
     let timer = match sys::TimerFd::new().and_then(sys::register) {
         Ok(t) => t,
         Err(e) => {
@@ -1506,6 +1548,12 @@ pub(crate) async fn run(opts: Options) -> i32 {
     }
     for u in 0..d.units.len() {
         d.stop_unit(u);
+    }
+    if let Err(e) = d.accept_filter.clear() {
+        log!(
+            "cannot remove nftables table inet {}: {e}",
+            super::firewall::TABLE
+        );
     }
     control_task.abort();
     link_task.abort();

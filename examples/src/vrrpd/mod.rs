@@ -13,6 +13,7 @@
 
 pub mod control;
 mod daemon;
+mod firewall;
 pub mod load;
 mod net;
 mod sys;
