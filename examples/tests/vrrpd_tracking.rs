@@ -332,3 +332,66 @@ fn restart_after_sigkill_cleans_stale_vmac_and_vip() {
         reaches_vip(&client, VIP)
     });
 }
+
+/// `script_user` runs notify scripts as that user; with `enable_script_security` a script that
+/// a non-root user could replace (its directory is writable by anyone) is not run — neither as
+/// a check (it stays untracked) nor as a notify script — while a safe one is.
+#[test]
+fn script_user_and_script_security() {
+    let (lab, r1, _r2, _client) = pair("trku");
+    let out = lab.dir().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let open = lab.dir().join("open");
+    std::fs::create_dir_all(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::set_permissions(lab.dir(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let write = |path: &Path, body: String| {
+        std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    let safe = lab.dir().join("safe.sh");
+    write(&safe, format!("id -u > {}/uid", out.display()));
+    let unsafe_check = open.join("check.sh");
+    write(&unsafe_check, format!("touch {}/check-ran", out.display()));
+    let unsafe_notify = open.join("notify.sh");
+    write(
+        &unsafe_notify,
+        format!("touch {}/notify-ran", out.display()),
+    );
+    let head = format!(
+        "global_defs {{\n  script_user nobody\n  enable_script_security\n}}\n\
+         vrrp_script chk {{\n  script \"{}\"\n  interval 0.05\n  weight -150\n}}",
+        unsafe_check.display()
+    );
+    let extra = format!(
+        "  track_script {{\n    chk\n  }}\n  notify_master \"{}\"\n  notify \"{}\"",
+        safe.display(),
+        unsafe_notify.display()
+    );
+    let (p1, s1) = spawn(&r1, lab.dir(), &conf(&head, 200, &extra));
+    wait_state(&s1, "MASTER", "r1");
+    let uid = out.join("uid");
+    wait_until(WAIT, "the safe notify_master script ran", || {
+        std::fs::read_to_string(&uid).is_ok_and(|t| !t.trim().is_empty())
+    });
+    let nobody = std::process::Command::new("id")
+        .args(["-u", "nobody"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&uid).unwrap().trim(),
+        String::from_utf8_lossy(&nobody.stdout).trim(),
+        "notify_master did not run as script_user nobody"
+    );
+    let log = p1.log();
+    assert!(
+        log.contains("VRRP_Script(chk) disabled: insecure") && log.contains("open is writable by"),
+        "{log}"
+    );
+    assert!(log.contains("not run: insecure"), "{log}");
+    // The disabled check counts for nothing: r1 kept its priority 200 and is Master.
+    assert_eq!(priority(&s1), Some(200));
+    assert!(!out.join("check-ran").exists(), "the insecure check ran");
+    assert!(!out.join("notify-ran").exists(), "the insecure notify ran");
+}

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Value, json};
@@ -24,6 +25,7 @@ use super::control::Request;
 use super::firewall::{AcceptFilter, Dropped};
 use super::load;
 use super::net::{self, Packet};
+use super::scripts::ScriptPolicy;
 use super::sys;
 
 /// How the daemon was started.
@@ -215,7 +217,26 @@ struct ScriptRun {
 
 /// Runs `vrrp_script` `def` every `interval` (keepalived counts the interval from one start
 /// to the next) and reports each outcome; a run longer than `timeout` is killed and fails.
-fn spawn_script(def: VrrpScript, input: mpsc::UnboundedSender<Input>) -> JoinHandle<()> {
+/// Under `enable_script_security` an insecure script is not run at all: it stays in its
+/// initial state, which tracking counts as neither up nor down (keepalived disables it).
+fn spawn_script(
+    def: VrrpScript,
+    input: mpsc::UnboundedSender<Input>,
+    policy: Arc<ScriptPolicy>,
+) -> JoinHandle<()> {
+    if let Some(why) = policy.insecurity(&def.script) {
+        if policy.security {
+            log!("VRRP_Script({}) disabled: insecure ({why})", def.name);
+            return tokio::spawn(async {});
+        }
+        if policy.ids.is_none() {
+            log!(
+                "VRRP_Script({}) runs as root although it is insecure ({why}): set \
+                 enable_script_security to refuse such scripts",
+                def.name
+            );
+        }
+    }
     tokio::spawn(async move {
         let interval = def.interval.max(std::time::Duration::from_millis(10));
         let timeout = def.timeout.unwrap_or(interval);
@@ -223,7 +244,7 @@ fn spawn_script(def: VrrpScript, input: mpsc::UnboundedSender<Input>) -> JoinHan
         loop {
             tokio::time::sleep_until(next).await;
             next += interval;
-            let outcome = run_script(&def.script, timeout).await;
+            let outcome = run_script(&def.script, timeout, &policy).await;
             let msg = Input::Script {
                 name: def.name.clone(),
                 outcome,
@@ -236,8 +257,14 @@ fn spawn_script(def: VrrpScript, input: mpsc::UnboundedSender<Input>) -> JoinHan
 }
 
 /// Runs one check script (through `sh -c`, so keepalived's quoted command lines work).
-async fn run_script(cmd: &str, timeout: std::time::Duration) -> Result<(), String> {
-    let mut child = tokio::process::Command::new("sh")
+async fn run_script(
+    cmd: &str,
+    timeout: std::time::Duration,
+    policy: &ScriptPolicy,
+) -> Result<(), String> {
+    let mut command = tokio::process::Command::new("sh");
+    policy.apply(&mut command);
+    let mut child = command
         .arg("-c")
         .arg(cmd)
         .stdin(std::process::Stdio::null())
@@ -426,6 +453,8 @@ struct Daemon {
     scripts: HashMap<String, ScriptRun>,
     /// Accept_Mode off: the nftables drops for the virtual addresses of non-owners.
     accept_filter: AcceptFilter,
+    /// Who runs the scripts (`script_user`, `enable_script_security`).
+    script_policy: Arc<ScriptPolicy>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -456,8 +485,23 @@ fn state_word(s: State) -> &'static str {
     }
 }
 
+/// Whether the configuration runs any script (checks or notify scripts).
+fn has_scripts(r: &Runnable) -> bool {
+    let notifies = |n: &Notify| {
+        [&n.master, &n.backup, &n.fault, &n.stop, &n.any]
+            .iter()
+            .any(|c| c.is_some())
+    };
+    r.instances
+        .iter()
+        .any(|i| !i.track_script.is_empty() || notifies(&i.notify))
+        || r.groups
+            .iter()
+            .any(|g| !g.track_script.is_empty() || notifies(&g.notify))
+}
+
 /// Runs keepalived's notify scripts for a transition to `state`, without waiting for them.
-fn notify(n: &Notify, kind: &str, name: &str, state: State, priority: u8) {
+fn notify(n: &Notify, kind: &str, name: &str, state: State, priority: u8, policy: &ScriptPolicy) {
     let specific = match state {
         State::Master => &n.master,
         State::Backup => &n.backup,
@@ -472,11 +516,15 @@ fn notify(n: &Notify, kind: &str, name: &str, state: State, priority: u8) {
         ));
     }
     for cmd in cmds {
-        match tokio::process::Command::new("sh")
-            .arg("-c")
-            .arg(&cmd)
-            .spawn()
+        if policy.security
+            && let Some(why) = policy.insecurity(&cmd)
         {
+            log!("({name}) notify script '{cmd}' not run: insecure ({why})");
+            continue;
+        }
+        let mut command = tokio::process::Command::new("sh");
+        policy.apply(&mut command);
+        match command.arg("-c").arg(&cmd).spawn() {
             Ok(mut child) => {
                 tokio::spawn(async move {
                     let _ = child.wait().await;
@@ -766,7 +814,8 @@ impl Daemon {
                 }
                 let def = t.script.clone();
                 let check = ScriptCheck::new(def.rise, def.fall, def.init_fail);
-                let task = spawn_script(def.clone(), self.input.clone());
+                let task =
+                    spawn_script(def.clone(), self.input.clone(), self.script_policy.clone());
                 self.scripts
                     .insert(name.clone(), ScriptRun { def, check, task });
             }
@@ -962,7 +1011,7 @@ impl Daemon {
                 let unit = &self.units[u].2;
                 if let Some((name, n)) = &unit.group {
                     log!("({name}) Sync group: {from} -> {to}");
-                    notify(n, "GROUP", name, to, 0);
+                    notify(n, "GROUP", name, to, 0, &self.script_policy);
                 }
                 return;
             }
@@ -1002,7 +1051,14 @@ impl Daemon {
                     line = format!("({name}) Stopped ({reason})");
                 }
                 log!("{line}");
-                notify(&inst.notify, "INSTANCE", &name, *to, prio);
+                notify(
+                    &inst.notify,
+                    "INSTANCE",
+                    &name,
+                    *to,
+                    prio,
+                    &self.script_policy,
+                );
             }
             Event::VipsAdded { vips, .. } => {
                 log!("({name}) Adding VIPs {}", vip_list(vips));
@@ -1258,7 +1314,20 @@ impl Daemon {
         for w in &loaded.warnings {
             log!("{w}");
         }
-        Ok(loaded.runnable)
+        let r = loaded.runnable;
+        // Notify scripts and scripts started from now on run under the new policy; check
+        // scripts already running keep theirs until they are restarted.
+        let scripted = has_scripts(&r);
+        let policy =
+            ScriptPolicy::new(r.script_user.as_ref(), r.enable_script_security, &mut |w| {
+                if scripted {
+                    log!("{w}");
+                }
+            })?;
+        if *self.script_policy != policy {
+            self.script_policy = Arc::new(policy);
+        }
+        Ok(r)
     }
 
     /// SIGHUP: unchanged units keep running; the others are stopped, restarted or started.
@@ -1438,6 +1507,7 @@ pub(crate) async fn run(opts: Options) -> i32 {
         links: HashMap::new(),
         scripts: HashMap::new(),
         accept_filter: AcceptFilter::default(),
+        script_policy: Arc::new(ScriptPolicy::root()),
         buf: Vec::with_capacity(1500),
     };
     let r = match d.load() {

@@ -16,6 +16,7 @@ mod daemon;
 mod firewall;
 pub mod load;
 mod net;
+mod scripts;
 mod sys;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

@@ -154,3 +154,49 @@ impl AsRawFd for TimerFd {
         self.0.as_raw_fd()
     }
 }
+
+/// The uid and primary gid of user `name` (`getpwnam_r`, so NSS sources count too); `None`
+/// when there is no such user.
+pub(crate) fn user_ids(name: &str) -> io::Result<Option<(u32, u32)>> {
+    let c = std::ffi::CString::new(name).map_err(|_| io::Error::other("NUL in a user name"))?;
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: `pwd` is plain data filled by the call; `buf` outlives it and its length is
+    // passed; `result` is null or points at `pwd`.
+    unsafe {
+        let mut pwd: libc::passwd = zeroed();
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let rc = libc::getpwnam_r(
+            c.as_ptr(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        );
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        Ok((!result.is_null()).then_some((pwd.pw_uid, pwd.pw_gid)))
+    }
+}
+
+/// The gid of group `name` (`getgrnam_r`); `None` when there is no such group.
+pub(crate) fn group_id(name: &str) -> io::Result<Option<u32>> {
+    let c = std::ffi::CString::new(name).map_err(|_| io::Error::other("NUL in a group name"))?;
+    let mut buf = vec![0 as libc::c_char; 64 * 1024];
+    // SAFETY: as in `user_ids`, with `group`.
+    unsafe {
+        let mut grp: libc::group = zeroed();
+        let mut result: *mut libc::group = std::ptr::null_mut();
+        let rc = libc::getgrnam_r(
+            c.as_ptr(),
+            &mut grp,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        );
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        Ok((!result.is_null()).then_some(grp.gr_gid))
+    }
+}

@@ -46,6 +46,11 @@ pub struct Runnable {
     pub groups: Vec<Group>,
     /// `vrrp_rt_priority` of `global_defs`.
     pub rt_priority: Option<u8>,
+    /// `script_user USER [GROUP]` of `global_defs`: who runs the check and notify scripts.
+    pub script_user: Option<(String, Option<String>)>,
+    /// `enable_script_security` of `global_defs`: scripts that a non-root user could replace are
+    /// not run as root.
+    pub enable_script_security: bool,
 }
 
 impl Runnable {
@@ -280,6 +285,8 @@ pub fn convert(
         instances,
         groups,
         rt_priority: conf.global.rt_priority,
+        script_user: conf.global.script_user.clone(),
+        enable_script_security: conf.global.enable_script_security,
     })
 }
 
