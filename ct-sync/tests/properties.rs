@@ -4,6 +4,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use ct_sync::cache::{CtAttrs, is_related};
 use ct_sync::wire::{
     AttrSize, AttrStr, Batcher, Body, CtAttrId, CtRepr, ExpAttrId, ExpRepr, ExpTuple, Flags,
     Message, MessageRepr, NTA_EXP_MAX, NTA_MAX, NatSeqAdj, Op, Pair, SeqRange, Synproxy, split,
@@ -316,6 +317,30 @@ proptest! {
         };
         prop_assert!(attr_ids(&bytes).iter().all(|&id| id < max));
         ct_sync::fuzzing::roundtrip(&bytes);
+    }
+
+    /// The caches' compact form of a conntrack is its message's attributes: it decodes back
+    /// to the conntrack, knows whether it is related without decoding, and
+    /// `Batcher::push_ct` (the borrowed, one-pass emitter) writes exactly what `push_repr`
+    /// writes.
+    #[test]
+    fn compact_form_and_push_ct(
+        ct in ct_repr(),
+        op in op(),
+        seq in any::<u32>(),
+        hello in (0u8..4).prop_map(|b| Flags::from_bits(b << 5)),
+    ) {
+        let a = CtAttrs::encode(&ct).unwrap();
+        prop_assert_eq!(a.repr(), ct.clone());
+        prop_assert_eq!(a.is_related(), is_related(&ct));
+        let mut attrs = vec![0; ct.attrs_len()];
+        prop_assert_eq!(ct.emit_attrs(&mut attrs).unwrap(), attrs.len());
+        prop_assert_eq!(a.as_bytes(), &attrs[..]);
+        let limit = udp_payload_limit(9000);
+        let (mut x, mut y) = (Batcher::new(limit), Batcher::new(limit));
+        x.push_ct(hello, seq, op, &ct).unwrap();
+        y.push_repr(&MessageRepr::ct(op, seq, ct.clone()).with_flags(hello)).unwrap();
+        prop_assert_eq!(x.flush(), y.flush());
     }
 
     /// emit(parse(bytes)) == bytes for valid messages built independently of the crate.

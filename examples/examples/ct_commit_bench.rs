@@ -10,8 +10,9 @@
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
+use ct_sync::cache::CtAttrs;
 use ct_sync::ctnetlink::consts::{AF_UNSPEC, NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_UPDATE};
-use ct_sync::ctnetlink::{AckMode, CommitConfig};
+use ct_sync::ctnetlink::{AckMode, CommitConfig, CommitEntry};
 use ct_sync::wire::ct::status;
 use ct_sync::wire::{CtRepr, Pair};
 use examples::ctnl::{CtnlSocket, process_cpu_time};
@@ -73,7 +74,7 @@ fn as_synced(e: &CtRepr) -> CtRepr {
 }
 
 /// One run: flush, commit, check the count. Returns (wall, cpu).
-fn run(node: &Node, entries: &[CtRepr], s: Setup) -> (Duration, Duration) {
+fn run<E: CommitEntry + Sync>(node: &Node, entries: &[E], s: Setup) -> (Duration, Duration) {
     let mut socks: Vec<CtnlSocket> = (0..s.sockets)
         .map(|_| node.enter(|| CtnlSocket::open().expect("netlink socket")))
         .collect();
@@ -173,6 +174,12 @@ fn main() {
         &synced[..],
         " (entries as synced: unreplied, SYNPROXY zero)",
     ));
+    let compact: Vec<CtAttrs> = synced
+        .iter()
+        .map(|e| CtAttrs::encode(e).expect("encodable"))
+        .collect();
+    let compact: Vec<&CtAttrs> = compact.iter().collect();
+    let mut results: Vec<(Setup, Duration, Duration, &str)> = Vec::new();
     for (s, entries, note) in rows {
         let mut walls = Vec::new();
         let mut cpus = Vec::new();
@@ -181,7 +188,28 @@ fn main() {
             walls.push(w);
             cpus.push(c);
         }
-        let (w, c) = (median(walls), median(cpus));
+        results.push((s, median(walls), median(cpus), note));
+    }
+    // As ctsyncd commits: its external cache's compact entries, decoded one by one while
+    // the creates are written.
+    let s = Setup {
+        listen: Listen::Destroy,
+        ..base
+    };
+    let mut walls = Vec::new();
+    let mut cpus = Vec::new();
+    for _ in 0..runs {
+        let (w, c) = run(&node, &compact, s);
+        walls.push(w);
+        cpus.push(c);
+    }
+    results.push((
+        s,
+        median(walls),
+        median(cpus),
+        " (entries as synced, decoded from the cache's compact form: the daemon's commit)",
+    ));
+    for (s, w, c, note) in results {
         println!(
             "{:>8} {:>12} {:>7} {:>8} {:>10.1} {:>12.0} {:>10.2}{note}",
             format!("{}K", s.batch >> 10),

@@ -21,8 +21,15 @@
 //! ```text
 //! cargo build --release -p examples --bin ctsyncd --example ct_sync_bench
 //! sudo $CARGO_TARGET_DIR/release/examples/ct_sync_bench [--n 100000] [--runs 3]
-//!     [--daemons ctsyncd,conntrackd] [--ctsyncd PATH] [--library]
+//!     [--daemons ctsyncd,conntrackd] [--ctsyncd PATH] [--library] [--pause-ms MS]
 //! ```
+//!
+//! `--pause-ms` waits that long after the daemons' pids are printed, before the event phase,
+//! to attach `perf record -p PID`.
+//!
+//! `--floor` measures the kernel's share of the event path instead: a reader that takes the
+//! events exactly as the daemon does and discards them (`examples::ctsyncd::event_floor`),
+//! alone and with one 1444-byte UDP datagram sent per 19 events; CPU per event, median of R.
 //!
 //! It also times the library alone (no sockets): the sender's `SyncNode` per kernel event and
 //! the receiver's per entry, to split the daemon's CPU into library and I/O.
@@ -343,6 +350,7 @@ fn run_once(
     a: &Node,
     b: &Node,
     cts: &[CtRepr],
+    pause: Option<Duration>,
 ) -> Res<RunResult> {
     let n = u32::try_from(cts.len()).map_err(|_| "too many entries")?;
     let dir = lab.dir();
@@ -369,6 +377,10 @@ fn run_once(
         da.proc.pid(),
         db.proc.pid()
     );
+    if let Some(p) = pause {
+        // Time to attach `perf record -p` to the pids above.
+        std::thread::sleep(p);
+    }
     let mut r = RunResult::default();
 
     // Event path.
@@ -430,18 +442,24 @@ fn run_once(
         b: db.cpu().since(cb),
     };
 
-    // Commit into b's empty kernel table.
+    // Commit into b's empty kernel table, as in a failover: `a` is gone, and its conntracks
+    // live in another machine's kernel. The lab's namespaces share one conntrack hash table,
+    // so `a`'s N entries would otherwise sit in the chains `b`'s creates walk. `a`'s daemon
+    // stops first, so that the flush's DESTROY events never reach `b`.
     std::thread::sleep(Duration::from_millis(200));
+    let a_cpu_end = da.cpu();
+    da.stop();
+    flush_kernel(a)?;
     if conntrack_count(b) != 0 {
         return Err("b's kernel table is not empty before the commit".into());
     }
-    let (ca, cb) = (da.cpu(), db.cpu());
+    let (ca, cb) = (a_cpu_end, db.cpu());
     let t0 = Instant::now();
     db.request(Request::AllCommit)?;
     let wall = t0.elapsed();
     r.commit = Phase {
         wall,
-        a: da.cpu().since(ca),
+        a: a_cpu_end.since(ca),
         b: db.cpu().since(cb),
     };
     let have = conntrack_count(b);
@@ -460,19 +478,20 @@ fn run_once(
         return Err(format!("after -c b's kernel holds {have} of {n}"));
     }
     eprintln!(
-        "{:>10}: event {:.3} s (inject {:.3} s, a {:.3} s cpu, {} wake-ups), resync {:.3} s, commit {:.3} s, \
-         b lost {}, a's netlink overruns {}",
+        "{:>10}: event {:.3} s (inject {:.3} s, a {:.3} s cpu, {} wake-ups, b {} wake-ups), \
+         resync {:.3} s (b {} wake-ups), commit {:.3} s, b lost {}, a's netlink overruns {}",
         which.name(),
         r.event.wall.as_secs_f64(),
         r.inject.as_secs_f64(),
         r.event.a.sched.as_secs_f64(),
         r.event.a.wakeups,
+        r.event.b.wakeups,
         r.resync.wall.as_secs_f64(),
+        r.resync.b.wakeups,
         r.commit.wall.as_secs_f64(),
         r.lost,
         r.overruns
     );
-    da.stop();
     db.stop();
     Ok(r)
 }
@@ -512,9 +531,30 @@ fn sans_io(cts: &[CtRepr], runs: usize) -> (f64, f64) {
     let n = cts.len() as f64;
     let (mut tx, mut rx) = (Vec::new(), Vec::new());
     for _ in 0..runs.max(1) {
-        let t0 = Instant::now();
-        let mut a = SyncNode::new(SyncConfig::ftfw(1), t0);
-        let mut b = SyncNode::new(SyncConfig::ftfw(1 << 30), t0);
+        let start = Instant::now();
+        // HashSize as in the daemons' conntrackd.conf.
+        let cfg = |seq| SyncConfig {
+            hash_size: 65_536,
+            ..SyncConfig::ftfw(seq)
+        };
+        let mut a = SyncNode::new(cfg(1), start);
+        let mut b = SyncNode::new(cfg(1 << 30), start);
+        // The HELLO handshake first, as in the daemons (otherwise every message carries
+        // HELLO and the receiver reports each one).
+        let mut t0 = start;
+        for _ in 0..4 {
+            t0 += Duration::from_secs(2);
+            a.handle_timeout(t0);
+            b.handle_timeout(t0);
+            while let Some(d) = a.poll_transmit(t0) {
+                b.handle_datagram(t0, &d);
+            }
+            while let Some(d) = b.poll_transmit(t0) {
+                a.handle_datagram(t0, &d);
+            }
+        }
+        while a.poll_event().is_some() || b.poll_event().is_some() {}
+        assert!(a.hello_done() && b.hello_done(), "no handshake");
         let events: Vec<CtEvent> = cts.iter().cloned().map(CtEvent::New).collect();
         let mut out = Vec::with_capacity(cts.len() / 10);
         let start = process_cpu_time();
@@ -542,12 +582,85 @@ fn sans_io(cts: &[CtRepr], runs: usize) -> (f64, f64) {
     (tx[tx.len() / 2], rx[rx.len() / 2])
 }
 
+/// `--floor`: the event path without the daemon's own work, in namespace `a` of a fresh lab.
+fn event_floor_runs(cts: &[CtRepr], runs: usize) {
+    let n = cts.len() as u64;
+    let lab = Lab::new("ctf");
+    let a = lab.add_node("a");
+    let b = lab.add_node("b");
+    a.add_addr(NODE_IF, "203.0.113.1/24");
+    b.add_addr(NODE_IF, "203.0.113.2/24");
+    // A receiver in b that never reads: its buffer fills and the rest is dropped there.
+    let sink = b.enter(|| std::net::UdpSocket::bind("203.0.113.2:3780").expect("bind in b"));
+    println!("\nevent path floor, {n} UDP conntracks created on a, median of {runs} runs:");
+    println!("| reader | µs CPU/event | events | datagrams | recvmmsg calls | wake-ups | sent |");
+    println!("|---|---|---|---|---|---|---|");
+    for (name, to) in [
+        ("recv only", None),
+        (
+            "recv + UDP send",
+            Some("203.0.113.2:3780".parse().expect("addr")),
+        ),
+    ] {
+        let mut got = Vec::new();
+        for _ in 0..runs.max(1) {
+            flush_kernel(&a).expect("flush a");
+            let (tx, rx) = std::sync::mpsc::channel();
+            let reader = {
+                let a = a.clone();
+                std::thread::spawn(move || {
+                    a.enter(|| {
+                        examples::ctsyncd::event_floor(n, 16 << 20, to, Duration::from_secs(5), tx)
+                    })
+                })
+            };
+            rx.recv_timeout(WAIT).expect("the reader never subscribed");
+            a.enter(|| {
+                let mut s = CtnlSocket::open().expect("ctnetlink socket");
+                let rep = s.commit(cts, CommitConfig::default()).expect("inject");
+                assert_eq!(rep.stats.created, n, "the injector created {n}");
+            });
+            let f = reader
+                .join()
+                .expect("reader panicked")
+                .expect("event reader");
+            if f.overrun || f.events != n {
+                eprintln!(
+                    "{name}: the reader's socket overran ({} of {n} events read): run not counted",
+                    f.events
+                );
+                continue;
+            }
+            got.push(f);
+        }
+        if got.is_empty() {
+            println!("| {name} | - (every run overran) | | | | | |");
+            continue;
+        }
+        got.sort_by_key(|f| f.cpu);
+        let f = got[got.len() / 2];
+        println!(
+            "| {name} | {:.2} | {} | {} | {} | {} | {} |",
+            f.cpu.as_secs_f64() * 1e6 / n as f64,
+            f.events,
+            f.datagrams,
+            f.reads,
+            f.wakeups,
+            f.sent
+        );
+    }
+    drop(sink);
+    flush_kernel(&a).expect("flush a");
+}
+
 fn main() {
     let mut n: u32 = 100_000;
     let mut runs: usize = 3;
     let mut daemons = vec![Impl::Ctsyncd, Impl::Conntrackd];
     let mut ctsyncd: Option<String> = None;
     let mut library_only = false;
+    let mut pause = None;
+    let mut floor = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().unwrap_or_else(|| panic!("{a} needs a value"));
@@ -556,6 +669,10 @@ fn main() {
             "--runs" => runs = val().parse().expect("--runs R"),
             "--ctsyncd" => ctsyncd = Some(val()),
             "--library" => library_only = true,
+            "--floor" => floor = true,
+            "--pause-ms" => {
+                pause = Some(Duration::from_millis(val().parse().expect("--pause-ms MS")));
+            }
             "--daemons" => {
                 daemons = val()
                     .split(',')
@@ -568,7 +685,7 @@ fn main() {
             }
             _ => panic!(
                 "usage: ct_sync_bench [--n N] [--runs R] [--daemons ctsyncd,conntrackd] \
-                 [--ctsyncd PATH] [--library]"
+                 [--ctsyncd PATH] [--library] [--floor] [--pause-ms MS]"
             ),
         }
     }
@@ -597,6 +714,10 @@ fn main() {
         );
         return;
     }
+    if floor {
+        event_floor_runs(&cts, runs);
+        return;
+    }
     let lab = Lab::new("ctb");
     let a = lab.add_node("a");
     let b = lab.add_node("b");
@@ -620,7 +741,7 @@ fn main() {
         };
         let mut v = Vec::new();
         for i in 0..runs {
-            match run_once(which, bin, &lab, &a, &b, &cts) {
+            match run_once(which, bin, &lab, &a, &b, &cts, pause) {
                 Ok(r) => v.push(r),
                 Err(e) => {
                     eprintln!("{} run {i}: {e}", which.name());

@@ -7,7 +7,7 @@
 //!
 //! let mut events = CtnlSocket::open_events(true)?;
 //! let mut sock = CtnlSocket::open()?;
-//! let entries = Vec::new(); // CtReprs from the external cache
+//! let entries: Vec<ct_sync::wire::CtRepr> = Vec::new(); // e.g. from the external cache
 //! let report = sock.commit(&entries, CommitConfig::default())?;
 //! println!("created {} replaced {}", report.stats.created, report.stats.replaced);
 //! sock.dump(AF_UNSPEC, DecodeOptions::default(), |m| println!("{:?}", m.ct))?;
@@ -30,10 +30,9 @@ use ct_sync::ctnetlink::consts::{
     NFNLGRP_CONNTRACK_UPDATE,
 };
 use ct_sync::ctnetlink::{
-    self, CommitConfig, CommitFailure, CommitPlanner, CommitStats, CtMessage, DecodeOptions,
-    NlMessage,
+    self, CommitConfig, CommitEntry, CommitFailure, CommitPlanner, CommitStats, CtMessage,
+    DecodeOptions, NlMessage,
 };
-use ct_sync::wire::CtRepr;
 use netlink_sys::{Socket, SocketAddr};
 
 /// Receive buffer of a commit or dump socket: room for the answers of
@@ -314,7 +313,7 @@ impl CtnlSocket {
     /// Commits `entries` with a [`CommitPlanner`]: batches of up to
     /// [`CommitConfig::batch_bytes`] per `send`, answers read after each send until the
     /// planner can send again. `cfg.first_seq` is replaced by this socket's sequence counter.
-    pub fn commit<E: AsRef<CtRepr>>(
+    pub fn commit<E: CommitEntry>(
         &mut self,
         entries: &[E],
         cfg: CommitConfig,

@@ -20,6 +20,7 @@
 
 extern crate alloc;
 
+use alloc::borrow::Cow;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
@@ -122,9 +123,9 @@ struct Pending {
     op: CommitOp,
 }
 
-/// The batched commit state machine; see the [module docs](self). The entries are
-/// conntracks (`&[CtRepr]`) or references to them (`&[&CtRepr]`, e.g. straight from a
-/// cache, without copying).
+/// The batched commit state machine; see the [module docs](self). The entries are anything
+/// [`CommitEntry`]: conntracks (`&[CtRepr]`), references to them (`&[&CtRepr]`), or a
+/// cache's compact forms (`&[&CtAttrs]`, decoded one at a time as the creates are written).
 #[derive(Debug)]
 pub struct CommitPlanner<'a, E = CtRepr> {
     entries: &'a [E],
@@ -144,7 +145,32 @@ fn has_master(ct: &CtRepr) -> bool {
     ct.master_ipv4.is_some() || ct.master_ipv6.is_some()
 }
 
-impl<'a, E: AsRef<CtRepr>> CommitPlanner<'a, E> {
+/// An entry a [`CommitPlanner`] commits: a conntrack, borrowed ([`CtRepr`], `&CtRepr`) or
+/// decoded when its create is written (a cache's compact
+/// [`CtAttrs`](crate::cache::CtAttrs), so that a commit needs no decoded copy of the whole
+/// cache).
+pub trait CommitEntry {
+    /// The conntrack.
+    fn conntrack(&self) -> Cow<'_, CtRepr>;
+
+    /// Whether it has a master tuple (`NTA_MASTER_IPV4` / `_IPV6`): committed after the
+    /// conntracks without one.
+    fn has_master(&self) -> bool {
+        has_master(&self.conntrack())
+    }
+}
+
+impl<T: AsRef<CtRepr>> CommitEntry for T {
+    fn conntrack(&self) -> Cow<'_, CtRepr> {
+        Cow::Borrowed(self.as_ref())
+    }
+
+    fn has_master(&self) -> bool {
+        has_master(self.as_ref())
+    }
+}
+
+impl<'a, E: CommitEntry> CommitPlanner<'a, E> {
     /// A commit of `entries` (at most `u32::MAX`; more are ignored).
     pub fn new(entries: &'a [E], cfg: CommitConfig) -> Self {
         let entries = &entries[..entries.len().min(u32::MAX as usize)];
@@ -196,7 +222,7 @@ impl<'a, E: AsRef<CtRepr>> CommitPlanner<'a, E> {
             while self.cursor < self.entries.len() {
                 let i = self.cursor;
                 self.cursor += 1;
-                if has_master(self.entries[i].as_ref()) == (self.phase == 1) {
+                if self.entries[i].has_master() == (self.phase == 1) {
                     return Some(i as u32);
                 }
             }
@@ -242,11 +268,12 @@ impl<'a, E: AsRef<CtRepr>> CommitPlanner<'a, E> {
                     break;
                 }
                 self.replace.pop_front();
-                let ct = self.entries[entry as usize].as_ref();
+                let ct = self.entries[entry as usize].conntrack();
                 let at = buf.len();
                 // The entry was built once already, so neither can fail; checked all the same.
-                let built = write_delete(buf, self.next_seq, ct, ack)
-                    .and_then(|_| write_create(buf, self.next_seq.wrapping_add(1), ct, &opts, ack));
+                let built = write_delete(buf, self.next_seq, &ct, ack).and_then(|_| {
+                    write_create(buf, self.next_seq.wrapping_add(1), &ct, &opts, ack)
+                });
                 match built {
                     Ok(n) => {
                         self.push(entry, CommitOp::Delete);
@@ -271,7 +298,7 @@ impl<'a, E: AsRef<CtRepr>> CommitPlanner<'a, E> {
             match write_create(
                 buf,
                 self.next_seq,
-                self.entries[entry as usize].as_ref(),
+                &self.entries[entry as usize].conntrack(),
                 &opts,
                 ack,
             ) {

@@ -61,7 +61,8 @@ pub use build::{
     reply_tuple, write_create, write_delete, write_dump, write_flush, write_update,
 };
 pub use commit::{
-    AckMode, CommitConfig, CommitError, CommitFailure, CommitOp, CommitPlanner, CommitStats,
+    AckMode, CommitConfig, CommitEntry, CommitError, CommitFailure, CommitOp, CommitPlanner,
+    CommitStats,
 };
 pub use error::{BuildError, ParseError};
 pub use nla::{NlMsgIter, RawNlMsg};

@@ -51,7 +51,7 @@
 //! while let Some(d) = a.poll_transmit(t0) {
 //!     b.handle_datagram(t0, &d);
 //! }
-//! assert_eq!(b.external().ct.get_by_repr(&ct).map(|e| e.repr()), Some(&ct));
+//! assert_eq!(b.external().ct.get_by_repr(&ct).map(|e| e.repr()), Some(ct));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -63,7 +63,7 @@ pub mod seq;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::cache::{Cache, CacheKey, Caches, CtKey, Handle, QueueMark, Status};
+use crate::cache::{Cache, CacheKey, Caches, CtAttrs, CtKey, ExpKey, Handle, QueueMark, Status};
 use crate::config::{ConntrackdConf, Mode, Transport};
 use crate::control::{ChannelReport, NetworkReport, RsQueueEntry};
 use crate::wire::{
@@ -81,6 +81,8 @@ pub const DEFAULT_RESEND_QUEUE_SIZE: usize = 131_072;
 pub const DEFAULT_ACK_WINDOW_SIZE: u32 = 300;
 /// Default `HashLimit`.
 pub const DEFAULT_HASH_LIMIT: usize = 262_144;
+/// Default `HashSize`.
+pub const DEFAULT_HASH_SIZE: usize = 65_536;
 /// Most events held for [`SyncNode::poll_event`]; beyond, new ones are counted in
 /// [`NetStats::events_dropped`] and dropped.
 pub const MAX_EVENTS: usize = 65_536;
@@ -116,6 +118,12 @@ pub struct SyncConfig {
     pub payload_limit: usize,
     /// `HashLimit`: the most objects each cache holds.
     pub hash_limit: usize,
+    /// `HashSize`: the conntrack caches are sized for this many entries up front (at most
+    /// `hash_limit`; [`Cache::with_capacity`]): no rehash and no page fault while they fill,
+    /// for about 200 bytes of memory per entry and cache, taken at start-up. 0 (the
+    /// constructors' default; [`from_conf`](Self::from_conf) takes conntrackd.conf's):
+    /// grown on demand.
+    pub hash_size: usize,
     /// The first sequence number (conntrackd uses `time(NULL)` at start-up).
     pub seq_base: u32,
     /// Seed of the ALARM refresh jitter.
@@ -142,6 +150,7 @@ impl SyncConfig {
             mode,
             payload_limit: udp_payload_limit(1500),
             hash_limit: DEFAULT_HASH_LIMIT,
+            hash_size: 0,
             seq_base,
             seed: 0x5eed,
             disable_external_cache: false,
@@ -210,6 +219,7 @@ impl SyncConfig {
                 udp_payload_limit(mtu)
             },
             hash_limit: conf.general.hash_limit as usize,
+            hash_size: conf.general.hash_size as usize,
             seq_base,
             seed,
             disable_external_cache: common.disable_external_cache,
@@ -632,19 +642,9 @@ impl Core {
         let seq = self.seq.peek();
         let pushed = match obj {
             Obj::Ct(h) => {
-                let e = self.internal.ct.entry_mut(h)?;
-                let op = op_of(e.status());
-                let ct = std::mem::take(e.repr_mut());
-                let msg = MessageRepr {
-                    flags,
-                    seq,
-                    body: Body::Ct { op, ct },
-                };
-                let r = self.batcher.push_repr(&msg);
-                if let Body::Ct { ct, .. } = msg.body {
-                    *e.repr_mut() = ct;
-                }
-                r
+                let e = self.internal.ct.entry(h)?;
+                self.batcher
+                    .push_ct_attrs(flags, seq, op_of(e.status()), e.attrs().as_bytes())
             }
             Obj::Exp(h) => {
                 let e = self.internal.exp.entry(h)?;
@@ -740,8 +740,8 @@ impl SyncNode {
         };
         Self {
             core: Core {
-                internal: Caches::new(config.hash_limit),
-                external: Caches::new(config.hash_limit),
+                internal: Caches::with_capacity(config.hash_limit, config.hash_size),
+                external: Caches::with_capacity(config.hash_limit, config.hash_size),
                 tx: VecDeque::new(),
                 batcher: Batcher::new(config.payload_limit),
                 seq: SeqCounter::new(config.seq_base),
@@ -839,11 +839,11 @@ impl SyncNode {
         if self.core.omit_timeout {
             ct.timeout = None;
         }
-        let Some(key) = CtKey::of(&ct) else {
+        let (Some(key), Ok(attrs)) = (CtKey::of(&ct), CtAttrs::encode(&ct)) else {
             self.core.internal.ct.stats_mut().add_fail += 1;
             return;
         };
-        if let Some(h) = self.core.internal.ct.update_force(now, key, ct)
+        if let Some(h) = self.core.internal.ct.update_force(now, key, attrs)
             && let ModeState::Alarm(a) = &mut self.mode
         {
             a.arm_refresh(&mut self.core, Obj::Ct(h), now);
@@ -869,8 +869,28 @@ impl SyncNode {
         if self.core.omit_timeout {
             ct.timeout = None;
         }
+        let key = CtKey::of(&ct);
+        // A deletion sends the cached state, not the event's: nothing to encode.
+        let attrs = match kind {
+            Op::Destroy => None,
+            _ => match CtAttrs::encode(&ct) {
+                Ok(a) => Some(a),
+                Err(_) => {
+                    // Nothing a peer would take (a helper name or labels out of bounds).
+                    self.core.stats.msg_snd_malformed += 1;
+                    return;
+                }
+            },
+        };
         let mut rs_live = self.core.rs_live;
-        let touched = internal_event(&mut self.core.internal.ct, &mut rs_live, now, kind, ct);
+        let touched = internal_event(
+            &mut self.core.internal.ct,
+            &mut rs_live,
+            now,
+            kind,
+            key,
+            attrs,
+        );
         self.core.rs_live = rs_live;
         if let Some(t) = touched {
             self.after_internal(now, Obj::Ct(t.handle), t, origin);
@@ -890,8 +910,16 @@ impl SyncNode {
         if self.core.omit_timeout {
             exp.timeout = None;
         }
+        let key = ExpKey::of(&exp);
         let mut rs_live = self.core.rs_live;
-        let touched = internal_event(&mut self.core.internal.exp, &mut rs_live, now, kind, exp);
+        let touched = internal_event(
+            &mut self.core.internal.exp,
+            &mut rs_live,
+            now,
+            kind,
+            key,
+            Some(exp),
+        );
         self.core.rs_live = rs_live;
         if let Some(t) = touched {
             self.after_internal(now, Obj::Exp(t.handle), t, origin);
@@ -965,8 +993,20 @@ impl SyncNode {
         let opts = ParseOptions::STRICT;
         match MsgType::from_number(hdr.msg_type) {
             Some(t @ (MsgType::CtNew | MsgType::CtUpdate | MsgType::CtDestroy)) => {
-                match CtRepr::parse_attrs(msg.attrs(), &opts) {
-                    Ok(ct) => self.apply_ct(now, msg_op(t), ct),
+                if self.core.disable_external_cache {
+                    match CtRepr::parse_attrs(msg.attrs(), &opts) {
+                        Ok(ct) => self.core.event(SyncEvent::InjectCt {
+                            op: msg_op(t),
+                            ct: Box::new(ct),
+                        }),
+                        Err(e) => self.core.malformed(Malformed::BadPayload(e)),
+                    }
+                    return;
+                }
+                // Checked as a whole, decoded only as far as the key: the external cache
+                // keeps the message's own bytes.
+                match CtRepr::parse_key_attrs(msg.attrs(), &opts) {
+                    Ok(key) => self.apply_ct(now, msg_op(t), CtKey::of(&key), msg.payload()),
                     Err(e) => self.core.malformed(Malformed::BadPayload(e)),
                 }
             }
@@ -980,15 +1020,11 @@ impl SyncNode {
         }
     }
 
-    fn apply_ct(&mut self, now: Instant, op: Op, ct: CtRepr) {
-        if self.core.disable_external_cache {
-            self.core.event(SyncEvent::InjectCt {
-                op,
-                ct: Box::new(ct),
-            });
-            return;
-        }
-        let h = external_apply(&mut self.core.external.ct, now, op, ct);
+    /// A received conntrack into the external cache: its key, and the attribute bytes it
+    /// was parsed (strictly) from, which the cache keeps as they are.
+    fn apply_ct(&mut self, now: Instant, op: Op, key: Option<CtKey>, attrs: &[u8]) {
+        let stored = (op != Op::Destroy).then(|| CtAttrs::from_parsed(attrs));
+        let h = external_apply(&mut self.core.external.ct, now, op, key, stored);
         if let (Some(h), ModeState::Alarm(a)) = (h, &mut self.mode) {
             a.arm_expiry(&mut self.core, Obj::Ct(h), now);
         }
@@ -1002,7 +1038,8 @@ impl SyncNode {
             });
             return;
         }
-        let h = external_apply(&mut self.core.external.exp, now, op, exp);
+        let key = ExpKey::of(&exp);
+        let h = external_apply(&mut self.core.external.exp, now, op, key, Some(exp));
         if let (Some(h), ModeState::Alarm(a)) = (h, &mut self.mode) {
             a.arm_expiry(&mut self.core, Obj::Exp(h), now);
         }
@@ -1071,6 +1108,12 @@ impl SyncNode {
     /// The next event.
     pub fn poll_event(&mut self) -> Option<SyncEvent> {
         self.core.events.pop_front()
+    }
+
+    /// Hands back a datagram from [`poll_transmit`](Self::poll_transmit) once it is sent:
+    /// its buffer is reused for a later datagram (optional; saves an allocation each).
+    pub fn recycle(&mut self, datagram: Vec<u8>) {
+        self.core.batcher.recycle(datagram);
     }
 
     /// The next datagram to send: the tx queue packed into datagrams of at most the payload
@@ -1146,21 +1189,26 @@ const fn msg_op(t: MsgType) -> Op {
     }
 }
 
-/// Applies a kernel event to one internal cache (`internal_cache_*_event_*`).
+/// Applies a kernel event to one internal cache (`internal_cache_*_event_*`): the event's
+/// key and, for NEW and UPDATE, what the cache keeps of it.
 fn internal_event<K: CacheKey>(
     cache: &mut Cache<K>,
     rs_live: &mut usize,
     now: Instant,
     kind: Op,
-    repr: K::Repr,
+    key: Option<K>,
+    stored: Option<K::Stored>,
 ) -> Option<Touched> {
-    let Some(key) = K::key_of(&repr) else {
+    let fail = |cache: &mut Cache<K>| {
         let s = cache.stats_mut();
         match kind {
             Op::New => s.add_fail += 1,
             Op::Update => s.upd_fail += 1,
             Op::Destroy => s.del_fail += 1,
         }
+    };
+    let Some(key) = key else {
+        fail(cache);
         return None;
     };
     let mut drop_old = |cache: &mut Cache<K>, h: Handle| {
@@ -1170,40 +1218,8 @@ fn internal_event<K: CacheKey>(
             *rs_live -= 1;
         }
     };
-    match kind {
-        Op::New => {
-            if let Some(h) = cache.find(&key) {
-                drop_old(cache, h);
-            }
-            let handle = cache.add(now, key, repr)?;
-            Some(Touched {
-                handle,
-                send: true,
-                dead: false,
-            })
-        }
-        Op::Update => {
-            if let Some(h) = cache.find(&key)
-                && cache.entry(h).is_some_and(|e| e.status() != Status::Dead)
-            {
-                cache.update(now, h, repr);
-                return Some(Touched {
-                    handle: h,
-                    send: true,
-                    dead: false,
-                });
-            }
-            if let Some(h) = cache.find(&key) {
-                drop_old(cache, h);
-            }
-            let handle = cache.add(now, key, repr)?;
-            Some(Touched {
-                handle,
-                send: true,
-                dead: false,
-            })
-        }
-        Op::Destroy => {
+    match (kind, stored) {
+        (Op::Destroy, _) => {
             let h = cache.find(&key)?;
             if cache.entry(h).is_some_and(|e| e.status() == Status::Dead) {
                 return None;
@@ -1215,38 +1231,81 @@ fn internal_event<K: CacheKey>(
                 dead: true,
             })
         }
+        (_, None) => {
+            fail(cache);
+            None
+        }
+        (Op::New, Some(stored)) => {
+            if let Some(h) = cache.find(&key) {
+                drop_old(cache, h);
+            }
+            let handle = cache.add(now, key, stored)?;
+            Some(Touched {
+                handle,
+                send: true,
+                dead: false,
+            })
+        }
+        (Op::Update, Some(stored)) => {
+            if let Some(h) = cache.find(&key) {
+                if cache.entry(h).is_some_and(|e| e.status() != Status::Dead) {
+                    cache.update(now, h, stored);
+                    return Some(Touched {
+                        handle: h,
+                        send: true,
+                        dead: false,
+                    });
+                }
+                drop_old(cache, h);
+            }
+            let handle = cache.add(now, key, stored)?;
+            Some(Touched {
+                handle,
+                send: true,
+                dead: false,
+            })
+        }
     }
 }
 
-/// Applies a received state message to one external cache (`external_cache_*`).
+/// Applies a received state message to one external cache (`external_cache_*`): its key and,
+/// for NEW and UPDATE, what the cache keeps of it.
 fn external_apply<K: CacheKey>(
     cache: &mut Cache<K>,
     now: Instant,
     op: Op,
-    repr: K::Repr,
+    key: Option<K>,
+    stored: Option<K::Stored>,
 ) -> Option<Handle> {
-    let Some(key) = K::key_of(&repr) else {
+    let fail = |cache: &mut Cache<K>| {
         let s = cache.stats_mut();
         match op {
             Op::New => s.add_fail += 1,
             Op::Update => s.upd_fail += 1,
             Op::Destroy => s.del_fail += 1,
         }
+    };
+    let Some(key) = key else {
+        fail(cache);
         return None;
     };
-    match op {
-        Op::New => {
-            if let Some(h) = cache.find(&key) {
-                cache.remove(h);
-            }
-            cache.add(now, key, repr)
-        }
-        Op::Update => cache.update_force(now, key, repr),
-        Op::Destroy => {
+    match (op, stored) {
+        (Op::Destroy, _) => {
             if let Some(h) = cache.find(&key) {
                 cache.remove(h);
             }
             None
         }
+        (_, None) => {
+            fail(cache);
+            None
+        }
+        (Op::New, Some(stored)) => {
+            if let Some(h) = cache.find(&key) {
+                cache.remove(h);
+            }
+            cache.add(now, key, stored)
+        }
+        (Op::Update, Some(stored)) => cache.update_force(now, key, stored),
     }
 }

@@ -542,6 +542,33 @@ impl CtRepr {
         Ok(ct)
     }
 
+    /// Checks `attrs` exactly as [`parse_attrs`](Self::parse_attrs) does (the same errors),
+    /// but keeps only what identifies the conntrack (the fields
+    /// [`CtKey::of`](crate::cache::CtKey::of) reads: original addresses, L4PROTO, PORT, the
+    /// ICMP fields, ZONE). A receiver that caches the message's bytes needs no more.
+    pub(crate) fn parse_key_attrs(
+        attrs: AttrIter<'_>,
+        opts: &ParseOptions,
+    ) -> Result<Self, ParseError> {
+        const KEY: [CtAttrId; 8] = [
+            CtAttrId::Ipv4,
+            CtAttrId::Ipv6,
+            CtAttrId::L4Proto,
+            CtAttrId::Port,
+            CtAttrId::IcmpType,
+            CtAttrId::IcmpCode,
+            CtAttrId::IcmpId,
+            CtAttrId::Zone,
+        ];
+        let mut ct = Self::default();
+        attr::parse_attrs(attrs, &TABLE, opts, |id, p| {
+            if KEY.iter().any(|k| k.id() == id) {
+                ct.set(id, p);
+            }
+        })?;
+        Ok(ct)
+    }
+
     /// Stores one attribute whose size rule was checked.
     fn set(&mut self, id: u16, p: &[u8]) {
         let Some(id) = CtAttrId::from_u16(id) else {
@@ -590,146 +617,93 @@ impl CtRepr {
         }
     }
 
-    /// The payload length of attribute `id` if present.
-    fn field_len(&self, id: CtAttrId) -> Option<usize> {
-        let present = match id {
-            CtAttrId::Ipv4 => self.ipv4.is_some(),
-            CtAttrId::Ipv6 => self.ipv6.is_some(),
-            CtAttrId::L4Proto => self.l4proto.is_some(),
-            CtAttrId::Port => self.port.is_some(),
-            CtAttrId::TcpState => self.tcp_state.is_some(),
-            CtAttrId::Status => self.status.is_some(),
-            CtAttrId::Timeout => self.timeout.is_some(),
-            CtAttrId::Mark => self.mark.is_some(),
-            CtAttrId::MasterIpv4 => self.master_ipv4.is_some(),
-            CtAttrId::MasterIpv6 => self.master_ipv6.is_some(),
-            CtAttrId::MasterL4Proto => self.master_l4proto.is_some(),
-            CtAttrId::MasterPort => self.master_port.is_some(),
-            CtAttrId::SnatIpv4 => self.snat_ipv4.is_some(),
-            CtAttrId::DnatIpv4 => self.dnat_ipv4.is_some(),
-            CtAttrId::SpatPort => self.spat_port.is_some(),
-            CtAttrId::DpatPort => self.dpat_port.is_some(),
-            CtAttrId::NatSeqAdj => self.nat_seq_adj.is_some(),
-            CtAttrId::SctpState => self.sctp_state.is_some(),
-            CtAttrId::SctpVtagOrig => self.sctp_vtag_orig.is_some(),
-            CtAttrId::SctpVtagRepl => self.sctp_vtag_repl.is_some(),
-            CtAttrId::DccpState => self.dccp_state.is_some(),
-            CtAttrId::DccpRole => self.dccp_role.is_some(),
-            CtAttrId::IcmpType => self.icmp_type.is_some(),
-            CtAttrId::IcmpCode => self.icmp_code.is_some(),
-            CtAttrId::IcmpId => self.icmp_id.is_some(),
-            CtAttrId::TcpWscaleOrig => self.tcp_wscale_orig.is_some(),
-            CtAttrId::TcpWscaleRepl => self.tcp_wscale_repl.is_some(),
-            CtAttrId::HelperName => return self.helper_name.map(|s| s.payload().len()),
-            CtAttrId::Labels => return self.labels.as_ref().map(|w| 4 * w.len()),
-            CtAttrId::SnatIpv6 => self.snat_ipv6.is_some(),
-            CtAttrId::DnatIpv6 => self.dnat_ipv6.is_some(),
-            CtAttrId::Synproxy => self.synproxy.is_some(),
-            CtAttrId::Zone => self.zone.is_some(),
-        };
-        match id.size() {
-            AttrSize::Exact(n) if present => Some(usize::from(n) - 4),
-            _ => None,
-        }
-    }
-
-    /// Writes the payload of attribute `id` (present, `d` of its length).
-    fn write_field(&self, id: CtAttrId, d: &mut [u8]) {
-        match id {
-            CtAttrId::Ipv4 => self.ipv4.iter().for_each(|v| put_v4pair(d, v)),
-            CtAttrId::Ipv6 => self.ipv6.iter().for_each(|v| put_v6pair(d, v)),
-            CtAttrId::L4Proto => self.l4proto.iter().for_each(|v| d[0] = *v),
-            CtAttrId::Port => self.port.iter().for_each(|v| put_ports(d, v)),
-            CtAttrId::TcpState => self.tcp_state.iter().for_each(|v| d[0] = *v),
-            CtAttrId::Status => self
-                .status
-                .iter()
-                .for_each(|v| d.copy_from_slice(&v.to_be_bytes())),
-            CtAttrId::Timeout => self
-                .timeout
-                .iter()
-                .for_each(|v| d.copy_from_slice(&v.to_be_bytes())),
-            CtAttrId::Mark => self
-                .mark
-                .iter()
-                .for_each(|v| d.copy_from_slice(&v.to_be_bytes())),
-            CtAttrId::MasterIpv4 => self.master_ipv4.iter().for_each(|v| put_v4pair(d, v)),
-            CtAttrId::MasterIpv6 => self.master_ipv6.iter().for_each(|v| put_v6pair(d, v)),
-            CtAttrId::MasterL4Proto => self.master_l4proto.iter().for_each(|v| d[0] = *v),
-            CtAttrId::MasterPort => self.master_port.iter().for_each(|v| put_ports(d, v)),
-            CtAttrId::SnatIpv4 => self
-                .snat_ipv4
-                .iter()
-                .for_each(|v| d.copy_from_slice(&v.octets())),
-            CtAttrId::DnatIpv4 => self
-                .dnat_ipv4
-                .iter()
-                .for_each(|v| d.copy_from_slice(&v.octets())),
-            CtAttrId::SpatPort => self
-                .spat_port
-                .iter()
-                .for_each(|v| d.copy_from_slice(&v.to_le_bytes())),
-            CtAttrId::DpatPort => self
-                .dpat_port
-                .iter()
-                .for_each(|v| d.copy_from_slice(&v.to_le_bytes())),
-            CtAttrId::NatSeqAdj => self.nat_seq_adj.iter().for_each(|v| v.write(d)),
-            CtAttrId::SctpState => self.sctp_state.iter().for_each(|v| d[0] = *v),
-            CtAttrId::SctpVtagOrig => self
-                .sctp_vtag_orig
-                .iter()
-                .for_each(|v| d.copy_from_slice(&v.to_be_bytes())),
-            CtAttrId::SctpVtagRepl => self
-                .sctp_vtag_repl
-                .iter()
-                .for_each(|v| d.copy_from_slice(&v.to_be_bytes())),
-            CtAttrId::DccpState => self.dccp_state.iter().for_each(|v| d[0] = *v),
-            CtAttrId::DccpRole => self.dccp_role.iter().for_each(|v| d[0] = *v),
-            CtAttrId::IcmpType => self.icmp_type.iter().for_each(|v| d[0] = *v),
-            CtAttrId::IcmpCode => self.icmp_code.iter().for_each(|v| d[0] = *v),
-            CtAttrId::IcmpId => self
-                .icmp_id
-                .iter()
-                .for_each(|v| d.copy_from_slice(&v.to_le_bytes())),
-            CtAttrId::TcpWscaleOrig => self.tcp_wscale_orig.iter().for_each(|v| d[0] = *v),
-            CtAttrId::TcpWscaleRepl => self.tcp_wscale_repl.iter().for_each(|v| d[0] = *v),
-            CtAttrId::HelperName => self
-                .helper_name
-                .iter()
-                .for_each(|v| d.copy_from_slice(v.payload())),
-            CtAttrId::Labels => {
-                if let Some(w) = &self.labels {
-                    for (c, x) in d.chunks_exact_mut(4).zip(w) {
-                        c.copy_from_slice(&x.to_be_bytes());
-                    }
-                }
+    /// Writes every present attribute in `ct2msg` order ([`CtAttrId::EMIT_ORDER`]), straight
+    /// line: one test per field, no per-id dispatch. `w` has room for
+    /// [`attrs_len`](Self::attrs_len) bytes.
+    fn write_attrs(&self, w: &mut Writer<'_>) {
+        #[inline(always)]
+        fn put<T>(w: &mut Writer<'_>, id: CtAttrId, v: &Option<T>, f: impl FnOnce(&T, &mut [u8])) {
+            if let Some(v) = v {
+                let n = match id.size() {
+                    AttrSize::Exact(n) => usize::from(n) - 4,
+                    AttrSize::Max(_) => 0,
+                };
+                w.attr_with(id.id(), n, |d| f(v, d));
             }
-            CtAttrId::SnatIpv6 => self
-                .snat_ipv6
-                .iter()
-                .for_each(|v| d.copy_from_slice(&v.octets())),
-            CtAttrId::DnatIpv6 => self
-                .dnat_ipv6
-                .iter()
-                .for_each(|v| d.copy_from_slice(&v.octets())),
-            CtAttrId::Synproxy => {
-                if let Some(s) = &self.synproxy {
-                    d[0..4].copy_from_slice(&s.its.to_be_bytes());
-                    d[4..8].copy_from_slice(&s.isn.to_be_bytes());
-                    d[8..12].copy_from_slice(&s.tsoff.to_be_bytes());
-                }
-            }
-            CtAttrId::Zone => self
-                .zone
-                .iter()
-                .for_each(|v| d.copy_from_slice(&v.to_be_bytes())),
         }
+        let be32 = |v: &u32, d: &mut [u8]| d.copy_from_slice(&v.to_be_bytes());
+        let byte = |v: &u8, d: &mut [u8]| d[0] = *v;
+        // The three fields conntrackd writes in host order (little endian on x86).
+        let le16 = |v: &u16, d: &mut [u8]| d.copy_from_slice(&v.to_le_bytes());
+        let v4 = |v: &Ipv4Addr, d: &mut [u8]| d.copy_from_slice(&v.octets());
+        let v6 = |v: &Ipv6Addr, d: &mut [u8]| d.copy_from_slice(&v.octets());
+        put(w, CtAttrId::Ipv4, &self.ipv4, |v, d| put_v4pair(d, v));
+        put(w, CtAttrId::Ipv6, &self.ipv6, |v, d| put_v6pair(d, v));
+        put(w, CtAttrId::Status, &self.status, be32);
+        put(w, CtAttrId::L4Proto, &self.l4proto, byte);
+        put(w, CtAttrId::Port, &self.port, |v, d| put_ports(d, v));
+        put(w, CtAttrId::TcpState, &self.tcp_state, byte);
+        put(w, CtAttrId::TcpWscaleOrig, &self.tcp_wscale_orig, byte);
+        put(w, CtAttrId::TcpWscaleRepl, &self.tcp_wscale_repl, byte);
+        put(w, CtAttrId::SctpState, &self.sctp_state, byte);
+        put(w, CtAttrId::SctpVtagOrig, &self.sctp_vtag_orig, be32);
+        put(w, CtAttrId::SctpVtagRepl, &self.sctp_vtag_repl, be32);
+        put(w, CtAttrId::DccpState, &self.dccp_state, byte);
+        put(w, CtAttrId::DccpRole, &self.dccp_role, byte);
+        put(w, CtAttrId::IcmpType, &self.icmp_type, byte);
+        put(w, CtAttrId::IcmpCode, &self.icmp_code, byte);
+        put(w, CtAttrId::IcmpId, &self.icmp_id, le16);
+        put(w, CtAttrId::Timeout, &self.timeout, be32);
+        put(w, CtAttrId::Mark, &self.mark, be32);
+        put(w, CtAttrId::MasterIpv4, &self.master_ipv4, |v, d| {
+            put_v4pair(d, v);
+        });
+        put(w, CtAttrId::MasterIpv6, &self.master_ipv6, |v, d| {
+            put_v6pair(d, v);
+        });
+        put(w, CtAttrId::MasterL4Proto, &self.master_l4proto, byte);
+        put(w, CtAttrId::MasterPort, &self.master_port, |v, d| {
+            put_ports(d, v);
+        });
+        put(w, CtAttrId::SnatIpv4, &self.snat_ipv4, v4);
+        put(w, CtAttrId::DnatIpv4, &self.dnat_ipv4, v4);
+        put(w, CtAttrId::SnatIpv6, &self.snat_ipv6, v6);
+        put(w, CtAttrId::DnatIpv6, &self.dnat_ipv6, v6);
+        put(w, CtAttrId::SpatPort, &self.spat_port, le16);
+        put(w, CtAttrId::DpatPort, &self.dpat_port, le16);
+        put(w, CtAttrId::NatSeqAdj, &self.nat_seq_adj, |v, d| v.write(d));
+        if let Some(h) = &self.helper_name {
+            let p = h.payload();
+            w.attr_with(CtAttrId::HelperName.id(), p.len(), |d| d.copy_from_slice(p));
+        }
+        if let Some(words) = &self.labels {
+            w.attr_with(CtAttrId::Labels.id(), 4 * words.len(), |d| {
+                for (c, x) in d.chunks_exact_mut(4).zip(words) {
+                    c.copy_from_slice(&x.to_be_bytes());
+                }
+            });
+        }
+        put(w, CtAttrId::Synproxy, &self.synproxy, |s, d| {
+            d[0..4].copy_from_slice(&s.its.to_be_bytes());
+            d[4..8].copy_from_slice(&s.isn.to_be_bytes());
+            d[8..12].copy_from_slice(&s.tsoff.to_be_bytes());
+        });
+        put(w, CtAttrId::Zone, &self.zone, |v, d| {
+            d.copy_from_slice(&v.to_be_bytes());
+        });
     }
 
     /// Checks what a receiver would refuse or ignore: a helper name or labels too long or empty.
     pub(crate) fn check_emit(&self) -> Result<(), EmitError> {
-        for id in [CtAttrId::HelperName, CtAttrId::Labels] {
-            if let (Some(len), AttrSize::Max(max)) = (self.field_len(id), id.size()) {
+        let var = [
+            (
+                CtAttrId::HelperName,
+                self.helper_name.map(|h| h.payload().len()),
+            ),
+            (CtAttrId::Labels, self.labels.as_ref().map(|w| 4 * w.len())),
+        ];
+        for (id, len) in var {
+            if let (Some(len), AttrSize::Max(max)) = (len, id.size()) {
                 attr::check_var(id.id(), len, max)?;
             }
         }
@@ -795,18 +769,21 @@ impl CtRepr {
                 have: buf.len(),
             });
         }
-        let mut w = Writer::new(&mut buf[..len]);
-        for id in CtAttrId::EMIT_ORDER {
-            if let Some(n) = self.field_len(id) {
-                w.attr_with(id.id(), n, |d| self.write_field(id, d));
-            }
-        }
+        Ok(self.emit_attrs_checked(&mut buf[..len]))
+    }
+
+    /// [`emit_attrs`](Self::emit_attrs) once [`check_emit`](Self::check_emit) passed, into
+    /// exactly [`attrs_len`](Self::attrs_len) bytes.
+    pub(crate) fn emit_attrs_checked(&self, buf: &mut [u8]) -> usize {
+        let len = buf.len();
+        let mut w = Writer::new(buf);
+        self.write_attrs(&mut w);
         debug_assert_eq!(
             w.pos(),
             len,
             "attrs_len disagrees with the attributes written"
         );
-        Ok(w.pos())
+        w.pos()
     }
 
     /// The original source and destination addresses (IPv4 if both families are present, as
@@ -816,6 +793,47 @@ impl CtRepr {
             (Some(p), _) => Some(Pair::new(p.src.into(), p.dst.into())),
             (None, Some(p)) => Some(Pair::new(p.src.into(), p.dst.into())),
             (None, None) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::CtKey;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    /// Attribute blocks of arbitrary ids (some unknown) and lengths, well-formed TLVs or not.
+    fn attrs() -> impl Strategy<Value = Vec<u8>> {
+        let one = (0u16..40, vec(any::<u8>(), 0..40), any::<bool>());
+        vec(one, 0..12).prop_map(|v| {
+            let mut out = Vec::new();
+            for (id, p, pad) in v {
+                out.extend_from_slice(&((4 + p.len()) as u16).to_be_bytes());
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(&p);
+                if pad {
+                    out.resize(out.len().next_multiple_of(4), 0);
+                }
+            }
+            out
+        })
+    }
+
+    proptest! {
+        /// The receiver's key-only parse fails exactly when the full parse fails (same error)
+        /// and gives the same key.
+        #[test]
+        fn key_parse_agrees_with_full_parse(bytes in attrs(), skip in any::<bool>()) {
+            let opts = if skip { ParseOptions::SKIP_UNKNOWN } else { ParseOptions::STRICT };
+            let full = CtRepr::parse_attrs(AttrIter::new(&bytes, 8), &opts);
+            let key = CtRepr::parse_key_attrs(AttrIter::new(&bytes, 8), &opts);
+            match (full, key) {
+                (Ok(f), Ok(k)) => prop_assert_eq!(CtKey::of(&f), CtKey::of(&k)),
+                (Err(a), Err(b)) => prop_assert_eq!(a, b),
+                (f, k) => prop_assert!(false, "full {:?} key {:?}", f, k),
+            }
         }
     }
 }

@@ -10,9 +10,11 @@ extern crate alloc;
 
 use alloc::vec::Vec;
 
+use crate::wire::ct::CtRepr;
 use crate::wire::error::{EmitError, ParseError};
+use crate::wire::header::{Flags, HEADER_LEN, MsgType, PROTOCOL_VERSION, field};
 use crate::wire::header::{Message, check_header};
-use crate::wire::message::MessageRepr;
+use crate::wire::message::{MessageRepr, Op};
 
 /// IPv4 and UDP header bytes conntrackd subtracts from the MTU for UDP and multicast.
 pub const UDP_OVERHEAD: usize = 28;
@@ -129,7 +131,12 @@ pub struct Batcher {
     limit: usize,
     buf: Vec<u8>,
     count: usize,
+    /// Sent datagrams handed back ([`recycle`](Self::recycle)), reused for the next ones.
+    spare: Vec<Vec<u8>>,
 }
+
+/// Datagram buffers a [`Batcher`] keeps for reuse, at most.
+pub const BATCHER_SPARE: usize = 128;
 
 impl Batcher {
     /// A batcher for datagrams of at most `limit` payload bytes.
@@ -138,6 +145,7 @@ impl Batcher {
             limit,
             buf: Vec::new(),
             count: 0,
+            spare: Vec::new(),
         }
     }
 
@@ -202,7 +210,7 @@ impl Batcher {
         let full = self.room(len)?;
         let start = self.buf.len();
         self.buf.resize(start + len, 0);
-        if let Err(e) = repr.emit(&mut self.buf[start..]) {
+        if let Err(e) = repr.emit_len(&mut self.buf[start..], len) {
             self.buf.truncate(start);
             // Put back what `room` took out, so that an error loses nothing.
             if let Some(prev) = full {
@@ -215,15 +223,95 @@ impl Batcher {
         Ok(full)
     }
 
+    /// Emits a CT_NEW / CT_UPD / CT_DEL message about a borrowed conntrack straight into the
+    /// datagram being filled: the same bytes as [`push_repr`](Self::push_repr) with
+    /// [`Body::Ct`](crate::wire::Body::Ct), without moving the conntrack into a
+    /// [`MessageRepr`]. Returns the previous datagram if this message did not fit in it.
+    pub fn push_ct(
+        &mut self,
+        flags: Flags,
+        seq: u32,
+        op: Op,
+        ct: &CtRepr,
+    ) -> Result<Option<Vec<u8>>, EmitError> {
+        if !Flags::DATA_ALLOWED.contains(flags) {
+            return Err(EmitError::DataFlags {
+                flags: flags.bits(),
+            });
+        }
+        ct.check_emit()?;
+        let len = HEADER_LEN + ct.attrs_len();
+        self.push_ct_with(flags, seq, op, len, |d| {
+            ct.emit_attrs_checked(d);
+        })
+    }
+
+    /// [`push_ct`](Self::push_ct) for a conntrack whose attributes are already encoded
+    /// (`attrs`: a valid attribute block, as [`CtRepr::emit_attrs`] writes it).
+    pub(crate) fn push_ct_attrs(
+        &mut self,
+        flags: Flags,
+        seq: u32,
+        op: Op,
+        attrs: &[u8],
+    ) -> Result<Option<Vec<u8>>, EmitError> {
+        if !Flags::DATA_ALLOWED.contains(flags) {
+            return Err(EmitError::DataFlags {
+                flags: flags.bits(),
+            });
+        }
+        self.push_ct_with(flags, seq, op, HEADER_LEN + attrs.len(), |d| {
+            d.copy_from_slice(attrs);
+        })
+    }
+
+    fn push_ct_with(
+        &mut self,
+        flags: Flags,
+        seq: u32,
+        op: Op,
+        len: usize,
+        attrs: impl FnOnce(&mut [u8]),
+    ) -> Result<Option<Vec<u8>>, EmitError> {
+        let full = self.room(len)?;
+        let start = self.buf.len();
+        self.buf.resize(start + len, 0);
+        let m = &mut self.buf[start..];
+        let t = match op {
+            Op::New => MsgType::CtNew,
+            Op::Update => MsgType::CtUpdate,
+            Op::Destroy => MsgType::CtDestroy,
+        };
+        m[field::VER_TYPE] = (PROTOCOL_VERSION << 4) | t.number();
+        m[field::FLAGS] = flags.bits();
+        // At most a few kilobytes once `check_emit` passed (every attribute is bounded,
+        // labels to 1028 bytes), so the length fits the 16-bit field.
+        m[field::LEN].copy_from_slice(&(len as u16).to_be_bytes());
+        m[field::SEQ].copy_from_slice(&seq.to_be_bytes());
+        attrs(&mut m[field::ATTRS..]);
+        self.count += 1;
+        Ok(full)
+    }
+
     /// Takes the datagram being filled, if any message is in it.
     pub fn flush(&mut self) -> Option<Vec<u8>> {
         if self.buf.is_empty() {
             return None;
         }
         self.count = 0;
-        Some(core::mem::replace(
-            &mut self.buf,
-            Vec::with_capacity(self.limit),
-        ))
+        let next = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(self.limit));
+        Some(core::mem::replace(&mut self.buf, next))
+    }
+
+    /// Hands back a datagram this batcher produced, once sent: its buffer is reused for a
+    /// later datagram instead of a new allocation (at most [`BATCHER_SPARE`] are kept).
+    pub fn recycle(&mut self, mut datagram: Vec<u8>) {
+        if self.spare.len() < BATCHER_SPARE && datagram.capacity() >= self.limit {
+            datagram.clear();
+            self.spare.push(datagram);
+        }
     }
 }

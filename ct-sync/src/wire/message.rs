@@ -208,6 +208,12 @@ impl MessageRepr {
     /// Writes the message into `buf` (at least [`buffer_len`](Self::buffer_len) bytes) and
     /// returns the bytes written.
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, EmitError> {
+        self.emit_len(buf, self.buffer_len())
+    }
+
+    /// [`emit`](Self::emit) with `len` = [`buffer_len`](Self::buffer_len) already known.
+    pub(crate) fn emit_len(&self, buf: &mut [u8], len: usize) -> Result<usize, EmitError> {
+        debug_assert_eq!(len, self.buffer_len());
         let flags = self.flags;
         match &self.body {
             Body::Ct { .. } | Body::Exp { .. } if !Flags::DATA_ALLOWED.contains(flags) => {
@@ -226,7 +232,6 @@ impl MessageRepr {
         }
         // At most a few kilobytes once the body checks passed (every attribute is bounded,
         // labels to 1028 bytes), so the length fits the 16-bit field.
-        let len = self.buffer_len();
         let len16 = len as u16;
         if buf.len() < len {
             return Err(EmitError::InsufficientSize {
@@ -236,7 +241,7 @@ impl MessageRepr {
         }
         let buf = &mut buf[..len];
         match &self.body {
-            Body::Ct { ct, .. } => ct.emit_attrs(&mut buf[field::ATTRS..])?,
+            Body::Ct { ct, .. } => ct.emit_attrs_checked(&mut buf[field::ATTRS..]),
             Body::Exp { exp, .. } => exp.emit_attrs(&mut buf[field::ATTRS..])?,
             Body::Ctl { range } => {
                 if let Some(r) = range {

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ct_sync::cache::CtKey;
+use ct_sync::cache::{CtAttrs, CtKey};
 use ct_sync::config::{
     AddrMatch, Common, ConntrackdConf, Filter, FilterAction, Mode, SyncSection, Transport,
 };
@@ -39,8 +39,10 @@ const CONTROL_READ: Duration = Duration::from_secs(1);
 /// that a burst is read in batches of many datagrams per wake-up instead of one wake-up (and
 /// two context switches) for every few events. The first event after a quiet spell is read
 /// at once; the delay only spaces the reads within a burst. The event buffer
-/// (`NetlinkBufferSize`) holds far more than a millisecond of events.
-const EVENT_BATCH_WAIT: Duration = Duration::from_millis(1);
+/// (`NetlinkBufferSize`) holds far more than a millisecond of events. During the wait the
+/// socket is out of the reactor's epoll set ([`EventSocket::unwatch`]): registered, each event
+/// the kernel queues would wake the thread (about 5,000 wake-ups a second in a burst).
+pub(super) const EVENT_BATCH_WAIT: Duration = Duration::from_millis(1);
 
 /// conntrackd's scheduling (`set_scheduler` at start-up): `Scheduler { Type RR|FIFO;
 /// Priority N }` when configured, otherwise — by default — `SCHED_RR` at the highest priority,
@@ -160,6 +162,9 @@ struct Daemon {
     kernel_batch_at: Option<Instant>,
     /// Datagrams may still wait on the channel.
     chan_more: bool,
+    /// The same for the channel's datagrams (UDP, multicast): while a burst is read, when the
+    /// channel is read next, instead of on readiness.
+    chan_batch_at: Option<Instant>,
 }
 
 fn mode_common(m: &Mode) -> &Common {
@@ -395,6 +400,7 @@ impl Daemon {
                 kernel_more: true,
                 kernel_batch_at: None,
                 chan_more: true,
+                chan_batch_at: None,
             },
             listener,
         ))
@@ -406,6 +412,7 @@ impl Daemon {
             self.overrun_resync_at,
             self.purge_at,
             self.kernel_batch_at,
+            self.chan_batch_at,
         ]
         .into_iter()
         .flatten()
@@ -436,7 +443,9 @@ impl Daemon {
                 r = self.events.readable(), if !self.kernel_more && self.kernel_batch_at.is_none() => {
                     Wake::Kernel(r)
                 }
-                r = self.chan.ready(), if !self.chan_more => Wake::Channel(r),
+                r = self.chan.ready(), if !self.chan_more && self.chan_batch_at.is_none() => {
+                    Wake::Channel(r)
+                }
                 r = listener.accept() => Wake::Control(r.map(|(s, _)| s)),
                 () = sleep => Wake::Timer,
                 () = std::future::ready(()), if busy => Wake::Busy,
@@ -475,12 +484,28 @@ impl Daemon {
                 self.kernel_more = more;
                 if !more && got > 0 {
                     self.kernel_batch_at = Some(Instant::now() + EVENT_BATCH_WAIT);
+                    // Otherwise every event queued meanwhile wakes the thread for nothing.
+                    self.events.unwatch();
                 }
+            }
+            if self.chan_batch_at.is_some_and(|t| t <= Instant::now()) {
+                self.chan_batch_at = None;
+                self.chan_more = true;
             }
             if self.chan_more {
                 let now = Instant::now();
                 let node = &mut self.node;
-                self.chan_more = self.chan.receive(limit, |d| node.handle_datagram(now, d));
+                let mut got = 0u32;
+                self.chan_more = self.chan.receive(limit, |d| {
+                    got += 1;
+                    node.handle_datagram(now, d);
+                });
+                if !self.chan_more && got > 0 && self.chan.is_dgram() {
+                    // As for the event socket: the rest of a burst is read on a beat, and
+                    // the datagrams arriving meanwhile wake nobody.
+                    self.chan_batch_at = Some(Instant::now() + EVENT_BATCH_WAIT);
+                    self.chan.unwatch_rx();
+                }
             }
             self.timers(Instant::now());
             self.drain_events();
@@ -642,7 +667,7 @@ impl Daemon {
                 .internal()
                 .ct
                 .get(&key)
-                .is_some_and(|e| e.repr() == &ct);
+                .is_some_and(|e| e.repr() == ct);
             if !same {
                 self.node
                     .handle_kernel_event(now, CtEvent::Update(ct), Origin::NotMe);
@@ -654,7 +679,7 @@ impl Daemon {
             .ct
             .dump()
             .filter(|(k, _)| !seen.contains(*k))
-            .map(|(_, e)| e.repr().clone())
+            .map(|(_, e)| e.repr())
             .collect();
         for ct in gone {
             self.node
@@ -758,7 +783,8 @@ impl Daemon {
                 }
             }
             let before = self.chan.queued();
-            self.chan.flush();
+            let node = &mut self.node;
+            self.chan.flush(|d| node.recycle(d));
             if self.chan.queued() == before || self.node.tx_len() == 0 {
                 break;
             }
@@ -925,12 +951,14 @@ impl Daemon {
     /// back in their place.
     fn commit(&mut self) -> bool {
         self.purge_at = None;
-        let entries: Vec<&CtRepr> = self
+        // The cache's compact forms, each decoded when its create is written; the planner
+        // writes the masters first.
+        let entries: Vec<&CtAttrs> = self
             .node
             .external()
             .ct
-            .commit_order()
-            .map(|(_, e)| e.repr())
+            .dump()
+            .map(|(_, e)| e.attrs())
             .collect();
         let cfg = CommitConfig {
             options: self.commit_opts,
@@ -967,7 +995,7 @@ impl Daemon {
                         log!(
                             Level::Error,
                             "commit of {:?} failed ({:?}): {:?}",
-                            entries.get(f.entry).and_then(|c| c.orig_addrs()),
+                            entries.get(f.entry).and_then(|c| c.repr().orig_addrs()),
                             f.op,
                             f.error
                         );
@@ -1012,7 +1040,7 @@ impl Daemon {
                 .internal()
                 .ct
                 .get(&key)
-                .is_some_and(|e| same_but_timeout(e.repr(), &ct))
+                .is_some_and(|e| same_but_timeout(&e.repr(), &ct))
             {
                 continue;
             }
@@ -1120,14 +1148,15 @@ impl Daemon {
         };
         out.reserve(cache.len() * 160);
         for (_, e) in cache.dump() {
+            let ct = e.repr();
             let extras = DumpExtras {
-                reply: if internal { to_reply(e.repr()) } else { None },
+                reply: if internal { to_reply(&ct) } else { None },
                 use_count: None,
                 expires_in: None,
                 active_since: i64::try_from(now.saturating_duration_since(e.created()).as_secs())
                     .unwrap_or(i64::MAX),
             };
-            write_ct_dump_entry(e.repr(), &extras, out);
+            write_ct_dump_entry(&ct, &extras, out);
         }
     }
 }

@@ -10,6 +10,8 @@ use ct_sync::ctnetlink::consts::{
 use netlink_sys::{Socket, SocketAddr};
 use tokio::io::unix::AsyncFd;
 
+use super::sys::register_readable;
+
 /// The largest event datagram received whole: the kernel sends every event in a datagram of
 /// its own, sized to the event (a few hundred bytes; helpers and labels stay well below this).
 const RX_SLOT: usize = 8 * 1024;
@@ -27,10 +29,21 @@ pub(super) enum Read {
     Overrun,
 }
 
+/// Whether the reactor watches the event socket.
+#[derive(Debug)]
+enum Watch {
+    /// Registered: each new event wakes the loop when it waits.
+    On(AsyncFd<Socket>),
+    /// Not registered ([`EventSocket::unwatch`]): events queue up without waking anyone.
+    Off(Socket),
+    /// Only while switching.
+    Switching,
+}
+
 /// A non-blocking socket subscribed to the conntrack NEW, UPDATE and DESTROY groups.
 #[derive(Debug)]
 pub(super) struct EventSocket {
-    fd: AsyncFd<Socket>,
+    fd: Watch,
     rx: super::sys::MmsgRx,
     /// The receive buffer size asked for (`NetlinkBufferSize`, grown on overruns).
     pub(super) bufsize: u32,
@@ -67,15 +80,49 @@ impl EventSocket {
         });
         sock.set_non_blocking(true)?;
         Ok(Self {
-            fd: super::sys::register(sock)?,
+            fd: Watch::On(register_readable(sock).map_err(|(_, e)| e)?),
             rx: super::sys::MmsgRx::new(RX_SLOTS, RX_SLOT),
             bufsize,
         })
     }
 
+    fn sock(&self) -> &Socket {
+        match &self.fd {
+            Watch::On(fd) => fd.get_ref(),
+            Watch::Off(s) => s,
+            Watch::Switching => unreachable!("the event socket is always put back"),
+        }
+    }
+
+    /// Stops the reactor watching the socket (`EPOLL_CTL_DEL`), for a wait between the reads
+    /// of a burst: while registered, every event the kernel queues wakes the thread
+    /// (edge-triggered epoll signals each arrival), even when no task waits for it.
+    pub(super) fn unwatch(&mut self) {
+        self.fd = match std::mem::replace(&mut self.fd, Watch::Switching) {
+            Watch::On(fd) => Watch::Off(fd.into_inner()),
+            other => other,
+        };
+    }
+
+    /// Has the reactor watch the socket again (`EPOLL_CTL_ADD`; events already queued make it
+    /// readable at once).
+    pub(super) fn watch(&mut self) -> io::Result<()> {
+        match std::mem::replace(&mut self.fd, Watch::Switching) {
+            Watch::Off(s) => match register_readable(s) {
+                Ok(fd) => self.fd = Watch::On(fd),
+                Err((s, e)) => {
+                    self.fd = Watch::Off(s);
+                    return Err(e);
+                }
+            },
+            other => self.fd = other,
+        }
+        Ok(())
+    }
+
     /// Sets a new receive buffer size.
     pub(super) fn resize(&mut self, bufsize: u32) -> io::Result<()> {
-        super::sys::set_rcvbuf(self.fd.get_ref(), bufsize)?;
+        super::sys::set_rcvbuf(self.sock(), bufsize)?;
         self.bufsize = bufsize;
         Ok(())
     }
@@ -88,18 +135,23 @@ impl EventSocket {
     pub(super) fn set_new_update_groups(&self, joined: bool) -> io::Result<()> {
         for g in [NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_UPDATE] {
             if joined {
-                self.fd.get_ref().add_membership(g)?;
+                self.sock().add_membership(g)?;
             } else {
-                self.fd.get_ref().drop_membership(g)?;
+                self.sock().drop_membership(g)?;
             }
         }
         Ok(())
     }
 
     /// Waits until the socket is readable, and clears the readiness: read until
-    /// [`Read::Empty`] afterwards (or come back without waiting).
-    pub(super) async fn readable(&self) -> io::Result<()> {
-        let mut g = self.fd.readable().await?;
+    /// [`Read::Empty`] afterwards (or come back without waiting). Watches the socket again
+    /// first if it was not.
+    pub(super) async fn readable(&mut self) -> io::Result<()> {
+        self.watch()?;
+        let Watch::On(fd) = &self.fd else {
+            return Err(io::Error::other("event socket not registered"));
+        };
+        let mut g = fd.readable().await?;
         g.clear_ready();
         Ok(())
     }
@@ -107,7 +159,12 @@ impl EventSocket {
     /// Reads up to 64 datagrams with one system call, without blocking; they stay readable
     /// with [`datagram`](Self::datagram) until the next read.
     pub(super) fn read(&mut self) -> io::Result<Read> {
-        match self.rx.recv(self.fd.get_ref()) {
+        let sock = match &self.fd {
+            Watch::On(fd) => fd.get_ref(),
+            Watch::Off(s) => s,
+            Watch::Switching => return Ok(Read::Empty),
+        };
+        match self.rx.recv(sock) {
             Ok(n) => Ok(Read::Data(n)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Read::Empty),
             Err(e) if e.raw_os_error() == Some(ENOBUFS) => Ok(Read::Overrun),

@@ -41,6 +41,7 @@
 
 mod control;
 mod daemon;
+mod floor;
 mod kernel;
 mod sys;
 mod transport;
@@ -53,6 +54,7 @@ use ct_sync::config::{self, ConntrackdConf, LogTarget};
 use ct_sync::control::{ClientCommand, DEFAULT_CONFIG_FILE, client_args};
 
 pub use control::client_request;
+pub use floor::{EventFloor, event_floor};
 
 /// The usage text.
 pub const USAGE: &str = "usage: ctsyncd [-C FILE] [options]\n\

@@ -69,14 +69,25 @@ pub(super) fn set_sndbuf(fd: &impl AsRawFd, bytes: u32) -> io::Result<()> {
         .or_else(|_| setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_SNDBUF, v))
 }
 
-pub(super) use crate::sys::{max_priority, register, set_scheduler};
+pub(super) use crate::sys::{max_priority, register_readable, set_scheduler};
+
+/// Extra bytes between two `recvmmsg` slots: 17 cache lines, so that 64 consecutive slots
+/// start in 64 different cache sets.
+const SLOT_SKEW: usize = 17 * 64;
 
 /// Buffers for `recvmmsg`: `slots` datagrams of at most `slot` bytes each, received with one
 /// system call. The buffers are allocated once and reused by every call.
+///
+/// The slots are [`SLOT_SKEW`] bytes further apart than their size: at a power-of-two
+/// stride (8 or 64 KB) the start of every slot falls in the same CPU cache sets, and reading
+/// the datagrams a call just received missed the cache at each slot.
 #[derive(Debug)]
 pub(super) struct MmsgRx {
     buf: Vec<u8>,
     slot: usize,
+    /// Distance between the starts of two slots.
+    stride: usize,
+    slots: usize,
     /// The lengths of the datagrams the last call received (bytes of each slot).
     lens: Vec<usize>,
     /// Which datagrams of the last call were cut to the slot size (`MSG_TRUNC`).
@@ -86,9 +97,13 @@ pub(super) struct MmsgRx {
 impl MmsgRx {
     /// Room for `slots` datagrams of `slot` bytes.
     pub(super) fn new(slots: usize, slot: usize) -> Self {
+        let slots = slots.max(1);
+        let stride = slot + SLOT_SKEW;
         Self {
-            buf: vec![0; slots.max(1) * slot],
+            buf: vec![0; slots * stride],
             slot,
+            stride,
+            slots,
             lens: Vec::with_capacity(slots.max(1)),
             truncated: Vec::with_capacity(slots.max(1)),
         }
@@ -96,7 +111,7 @@ impl MmsgRx {
 
     /// How many datagrams one call receives at most.
     pub(super) fn slots(&self) -> usize {
-        self.buf.len() / self.slot
+        self.slots
     }
 
     /// Receives up to [`slots`](Self::slots) datagrams without blocking (`MSG_DONTWAIT`);
@@ -107,10 +122,10 @@ impl MmsgRx {
         let slot = self.slot;
         let mut iov: Vec<libc::iovec> = self
             .buf
-            .chunks_exact_mut(slot)
+            .chunks_exact_mut(self.stride)
             .map(|c| libc::iovec {
                 iov_base: c.as_mut_ptr().cast(),
-                iov_len: c.len(),
+                iov_len: slot,
             })
             .collect();
         // SAFETY: an all-zero `mmsghdr` is valid (null name, no control data).
@@ -147,7 +162,7 @@ impl MmsgRx {
 
     /// Datagram `i` of the last call, and whether it was truncated.
     pub(super) fn get(&self, i: usize) -> (&[u8], bool) {
-        let at = i * self.slot;
+        let at = i * self.stride;
         (&self.buf[at..at + self.lens[i]], self.truncated[i])
     }
 }

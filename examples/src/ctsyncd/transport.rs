@@ -44,14 +44,25 @@ const SEND_BATCH: usize = 64;
 /// Delay between TCP connection attempts.
 const RECONNECT: Duration = Duration::from_secs(1);
 
+/// The receiving socket of a datagram transport, watched by the reactor or not.
+#[derive(Debug)]
+enum Rx {
+    /// Registered: a datagram arriving wakes the loop.
+    On(UdpSocket),
+    /// Not registered ([`Channel::unwatch_rx`]): datagrams queue up without waking anyone.
+    Off(std::net::UdpSocket),
+    /// Only while switching.
+    Switching,
+}
+
 /// The sockets of one transport.
 #[derive(Debug)]
 enum Sockets {
     /// UDP or multicast.
     Dgram {
-        rx: UdpSocket,
+        rx: Rx,
         tx: UdpSocket,
-        dest: SockAddr,
+        dest: Box<SockAddr>,
         /// `recvmmsg` buffers.
         mm: Box<super::sys::MmsgRx>,
     },
@@ -152,9 +163,9 @@ impl Channel {
                 tune(&tx, c)?;
                 tx.bind(&SockAddr::from(SocketAddr::new(local, 0)))?;
                 Sockets::Dgram {
-                    rx: UdpSocket::from_std(rx.into())?,
+                    rx: Rx::On(UdpSocket::from_std(rx.into())?),
                     tx: UdpSocket::from_std(tx.into())?,
-                    dest: SockAddr::from(SocketAddr::new(peer, c.port)),
+                    dest: Box::new(SockAddr::from(SocketAddr::new(peer, c.port))),
                     mm: Box::new(super::sys::MmsgRx::new(RECV_BATCH, DGRAM_MAX)),
                 }
             }
@@ -194,9 +205,9 @@ impl Channel {
                     }
                 }
                 Sockets::Dgram {
-                    rx: UdpSocket::from_std(rx.into())?,
+                    rx: Rx::On(UdpSocket::from_std(rx.into())?),
                     tx: UdpSocket::from_std(tx.into())?,
-                    dest: SockAddr::from(SocketAddr::new(group, c.port)),
+                    dest: Box::new(SockAddr::from(SocketAddr::new(group, c.port))),
                     mm: Box::new(super::sys::MmsgRx::new(RECV_BATCH, DGRAM_MAX)),
                 }
             }
@@ -268,8 +279,9 @@ impl Channel {
         self.out.push_back(d);
     }
 
-    /// Writes what the sockets take now.
-    pub(super) fn flush(&mut self) {
+    /// Writes what the sockets take now; every datagram sent whole goes to `spent` (for the
+    /// sync node to reuse its buffer).
+    pub(super) fn flush(&mut self, mut spent: impl FnMut(Vec<u8>)) {
         match &mut self.socks {
             Sockets::Dgram { tx, dest, .. } => {
                 // Everything queued, up to SEND_BATCH datagrams per system call.
@@ -282,7 +294,7 @@ impl Channel {
                         }
                         let bufs = &bufs[..k];
                         tx.try_io(Interest::WRITABLE, || {
-                            super::sys::sendmmsg(tx, Some(dest), bufs)
+                            super::sys::sendmmsg(tx, Some(&**dest), bufs)
                         })
                     };
                     let sent = match r {
@@ -306,6 +318,7 @@ impl Channel {
                             self.out_bytes -= d.len();
                             self.counters.bytes_sent += d.len() as u64;
                             self.counters.packets_sent += 1;
+                            spent(d);
                         }
                     }
                 }
@@ -321,7 +334,9 @@ impl Channel {
                                 self.counters.packets_sent += 1;
                                 s.head_written = 0;
                                 self.out_bytes -= d.len();
-                                self.out.pop_front();
+                                if let Some(d) = self.out.pop_front() {
+                                    spent(d);
+                                }
                             }
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -344,11 +359,19 @@ impl Channel {
     /// Waits until a socket is ready. Cancel safe.
     pub(super) async fn ready(&mut self) -> io::Result<Ready> {
         let has_out = !self.out.is_empty();
+        self.watch_rx()?;
         match &mut self.socks {
-            Sockets::Dgram { rx, tx, .. } => tokio::select! {
-                r = rx.readable() => r.map(|()| Ready::Read),
-                r = tx.writable(), if has_out => r.map(|()| Ready::Write),
-            },
+            Sockets::Dgram { rx, tx, .. } => {
+                let Rx::On(rx) = rx else {
+                    // Lost when it could not leave the reactor (logged then): nothing to
+                    // wait for any more, and no reason to spin.
+                    return std::future::pending().await;
+                };
+                tokio::select! {
+                    r = rx.readable() => r.map(|()| Ready::Read),
+                    r = tx.writable(), if has_out => r.map(|()| Ready::Write),
+                }
+            }
             Sockets::Stream(s) => {
                 let StreamSockets {
                     listener,
@@ -388,7 +411,12 @@ impl Channel {
         for _ in 0..limit.max(1) {
             match &mut self.socks {
                 Sockets::Dgram { rx, mm, .. } => {
-                    match rx.try_io(Interest::READABLE, || mm.recv(rx)) {
+                    let got = match rx {
+                        Rx::On(rx) => rx.try_io(Interest::READABLE, || mm.recv(rx)),
+                        Rx::Off(rx) => mm.recv(rx),
+                        Rx::Switching => Ok(0),
+                    };
+                    match got {
                         Ok(n) => {
                             for i in 0..n {
                                 let (d, truncated) = mm.get(i);
@@ -455,6 +483,42 @@ impl Channel {
             }
         }
         true
+    }
+
+    /// Whether this is a datagram transport (UDP or multicast).
+    pub(super) fn is_dgram(&self) -> bool {
+        matches!(self.socks, Sockets::Dgram { .. })
+    }
+
+    /// Takes a datagram transport's receiving socket out of the reactor's epoll set, for a
+    /// wait between the reads of a burst ([`receive`](Self::receive) still reads it;
+    /// [`ready`](Self::ready) puts it back). Registered, every datagram that arrives would
+    /// wake the thread, even when no task waits for it.
+    pub(super) fn unwatch_rx(&mut self) {
+        if let Sockets::Dgram { rx, .. } = &mut self.socks {
+            *rx = match std::mem::replace(rx, Rx::Switching) {
+                Rx::On(s) => match s.into_std() {
+                    Ok(s) => Rx::Off(s),
+                    Err(e) => {
+                        log!(Level::Error, "dedicated link: receive socket lost: {e}");
+                        Rx::Switching
+                    }
+                },
+                other => other,
+            };
+        }
+    }
+
+    /// Puts the receiving socket back in the reactor's epoll set (datagrams already queued
+    /// make it readable at once).
+    fn watch_rx(&mut self) -> io::Result<()> {
+        if let Sockets::Dgram { rx, .. } = &mut self.socks
+            && let Rx::Off(_) = rx
+            && let Rx::Off(s) = std::mem::replace(rx, Rx::Switching)
+        {
+            *rx = Rx::On(UdpSocket::from_std(s)?);
+        }
+        Ok(())
     }
 
     /// The link as `-s` and `-s network` show it.
