@@ -2,12 +2,14 @@
 //! multi-threaded) with the same kea-dhcp4.conf, memfile on, in one run; and the cost of a
 //! 1M-lease memfile (load time, memory) for dhcp4d and Kea.
 //!
-//! For each server:
-//! * **DORA/s at ≤ 2.5 % drops**: `perfdhcp -r RATE -p SECONDS`, the rate doubled until an
-//!   exchange fails (drops above 2.5 % in DISCOVER-OFFER or REQUEST-ACK), then bisected; the
-//!   figure is perfdhcp's achieved rate of the best passing step.
+//! For each server and each load generator (`--load`: ISC's perfdhcp, hakit's own
+//! [`examples::dhcpload`] with the same clients, or both):
+//! * **DORA/s at ≤ 2.5 % drops**: `perfdhcp -r RATE -p SECONDS` (or the same load from
+//!   hakit's generator), the rate doubled until an exchange fails (drops above 2.5 % in
+//!   DISCOVER-OFFER or REQUEST-ACK), then bisected; the figure is the ACKs per second of the
+//!   best passing step, and the generator's own CPU per 1000 DORA at that step.
 //! * **CPU per 1000 DORA**: the server's utime + stime (`/proc/PID/stat`) over a run at one
-//!   fixed rate for every server, divided by the ACKs perfdhcp received.
+//!   fixed rate for every server, divided by the ACKs the generator received.
 //!
 //! Only TEST-NET addresses go on the wire, so the pool is 192.0.2.10–250 (241 addresses) and
 //! perfdhcp runs with `-R 241`: after a warm-up that creates the 241 leases, every DORA is a
@@ -25,6 +27,7 @@
 //! cargo build --release -p examples --bin dhcp4d --example dhcp_bench
 //! sudo $CARGO_TARGET_DIR/release/examples/dhcp_bench [--seconds N] [--fixed-rate R]
 //!     [--servers dhcp4d,dhcp4d-fsync,kea-st,kea-mt] [--skip-1m | --only-1m] [--dhcp4d PATH]
+//!     [--load perfdhcp|hakit|both]
 //! ```
 //!
 //! Needs root, iproute2, perfdhcp and kea-dhcp4 (with the lease_cmds hook for the 1M part).
@@ -35,6 +38,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use examples::dhcpload::{self, ALL_SERVERS, LoadConfig};
 use examples::netns::{Lab, NODE_IF, Node, Proc, require_bin, wait_until};
 use serde_json::{Value, json};
 
@@ -66,6 +70,24 @@ impl Kind {
     }
 }
 
+/// A load generator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Generator {
+    /// ISC perfdhcp, a child process.
+    Perfdhcp,
+    /// hakit's generator ([`dhcpload`]), on a thread of this process.
+    Hakit,
+}
+
+impl Generator {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Perfdhcp => "perfdhcp",
+            Self::Hakit => "hakit",
+        }
+    }
+}
+
 struct Args {
     seconds: u32,
     fixed_rate: u32,
@@ -73,6 +95,8 @@ struct Args {
     skip_1m: bool,
     only_1m: bool,
     dhcp4d: PathBuf,
+    /// `--load`: the generators, in the order they run against each server.
+    loads: Vec<Generator>,
 }
 
 fn args() -> Args {
@@ -88,6 +112,7 @@ fn args() -> Args {
             .and_then(Path::parent)
             .map(|d| d.join("dhcp4d"))
             .unwrap_or_default(),
+        loads: vec![Generator::Perfdhcp, Generator::Hakit],
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -104,6 +129,14 @@ fn args() -> Args {
             "--skip-1m" => a.skip_1m = true,
             "--only-1m" => a.only_1m = true,
             "--dhcp4d" => a.dhcp4d = v().into(),
+            "--load" => {
+                a.loads = match v().as_str() {
+                    "perfdhcp" => vec![Generator::Perfdhcp],
+                    "hakit" => vec![Generator::Hakit],
+                    "both" => vec![Generator::Perfdhcp, Generator::Hakit],
+                    o => panic!("--load perfdhcp|hakit|both, not {o}"),
+                };
+            }
             other => panic!("unknown argument {other}"),
         }
     }
@@ -188,6 +221,61 @@ struct Run {
     rate: f64,
     acks: u64,
     drop_pct: f64,
+    /// The generator's own CPU time (user + system), seconds.
+    gen_cpu: f64,
+}
+
+impl Run {
+    /// The generator's CPU milliseconds per 1000 ACKs.
+    fn gen_ms_per_1000(&self) -> f64 {
+        self.gen_cpu * 1e6 / self.acks.max(1) as f64
+    }
+}
+
+/// CPU time (user + system, seconds) of this process's waited-for children so far
+/// (`/proc/self/stat` cutime and cstime): perfdhcp's, as `ip netns exec` execs it in place.
+fn children_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let n = |i: usize| {
+        f.get(i - 3)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (n(16) + n(17)) as f64 / clk_tck()
+}
+
+/// One run of hakit's generator in the client namespace: the perfdhcp clients behind the
+/// relay agent 192.0.2.2, broadcast; `rate` DORA/s for `secs` seconds (or `max` exchanges).
+fn hakit(cli: &Node, rate: u32, secs: u32, max: Option<u64>) -> Run {
+    let mut cfg = LoadConfig::new(
+        "192.0.2.2".parse().expect("relay address"),
+        vec![ALL_SERVERS],
+        CLIENTS,
+        rate,
+        Duration::from_secs(u64::from(secs)),
+    );
+    cfg.max_exchanges = max;
+    let r = cli
+        .enter(|| dhcpload::run(&cfg))
+        .unwrap_or_else(|e| panic!("hakit load generator: {e}"));
+    // What perfdhcp's summary says, and whether the generator kept to its schedule.
+    eprintln!("      hakit: {r}");
+    Run {
+        rate: r.rate(),
+        acks: r.acks,
+        drop_pct: r.drop_pct(),
+        gen_cpu: r.cpu().as_secs_f64(),
+    }
+}
+
+/// One run of `generator` at `rate` DORA/s for `secs` seconds.
+fn load(cli: &Node, generator: Generator, rate: u32, secs: u32) -> Run {
+    match generator {
+        Generator::Perfdhcp => perfdhcp(cli, &["-r", &rate.to_string(), "-p", &secs.to_string()]),
+        Generator::Hakit => hakit(cli, rate, secs, None),
+    }
 }
 
 fn perfdhcp(cli: &Node, extra: &[&str]) -> Run {
@@ -204,9 +292,13 @@ fn perfdhcp(cli: &Node, extra: &[&str]) -> Run {
         "500000",
     ];
     cmd.extend_from_slice(extra);
+    let cpu0 = children_cpu();
     let out = cli.output(&cmd);
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut run = Run::default();
+    let mut run = Run {
+        gen_cpu: children_cpu() - cpu0,
+        ..Run::default()
+    };
     let mut section = String::new();
     let mut sent = BTreeMap::new();
     let mut drops = BTreeMap::new();
@@ -272,18 +364,19 @@ fn clk_tck() -> f64 {
     100.0
 }
 
-/// Highest achieved DORA/s with drops ≤ 2.5 %.
-fn search(cli: &Node, secs: u32) -> (f64, Vec<(u32, Run)>) {
+/// Highest achieved DORA/s with drops ≤ 2.5 % with `generator`, and the best step.
+fn search(cli: &Node, generator: Generator, secs: u32) -> (f64, Vec<(u32, Run)>) {
     let mut steps = Vec::new();
-    let p = secs.to_string();
     let try_rate = |r: u32, steps: &mut Vec<(u32, Run)>| {
-        let rate = r.to_string();
-        let mut run = perfdhcp(cli, &["-r", &rate, "-p", &p]);
+        let mut run = load(cli, generator, r, secs);
         // perfdhcp's own rate counts the exit wait; the ACKs over the sending time do not.
         run.rate = run.acks as f64 / f64::from(secs);
         eprintln!(
-            "    -r {r:>6}: {:>9.1} DORA/s, drops {:>5.2} %",
-            run.rate, run.drop_pct
+            "    {} -r {r:>6}: {:>9.1} DORA/s, drops {:>5.2} %, generator {:>5.1} CPU ms / 1000 DORA",
+            generator.name(),
+            run.rate,
+            run.drop_pct,
+            run.gen_ms_per_1000()
         );
         steps.push((r, run));
         run.drop_pct <= MAX_DROPS
@@ -323,7 +416,10 @@ fn search(cli: &Node, secs: u32) -> (f64, Vec<(u32, Run)>) {
 
 struct Result1 {
     kind: Kind,
+    generator: Generator,
     dora: f64,
+    /// The generator's CPU ms per 1000 DORA at the best step.
+    gen_cpu: f64,
     cpu_ms_per_1000: f64,
     fixed_acks: u64,
 }
@@ -341,26 +437,41 @@ fn throughput(a: &Args, lab: &Lab, srv: &Node, cli: &Node) -> Vec<Result1> {
         // its lease.
         let n = CLIENTS.to_string();
         wait_until(Duration::from_secs(20), "the warm-up DORA", || {
-            perfdhcp(cli, &["-r", "500", "-n", &n]).acks >= u64::from(CLIENTS) * 9 / 10
+            let acks = match a.loads[0] {
+                Generator::Perfdhcp => perfdhcp(cli, &["-r", "500", "-n", &n]).acks,
+                Generator::Hakit => hakit(cli, 500, 5, Some(u64::from(CLIENTS))).acks,
+            };
+            acks >= u64::from(CLIENTS) * 9 / 10
         });
-        let (best, _) = search(cli, a.seconds);
-        let before = cpu_ticks(proc.pid());
-        let rate = a.fixed_rate.to_string();
-        let secs = a.seconds.to_string();
-        let fixed = perfdhcp(cli, &["-r", &rate, "-p", &secs]);
-        let ticks = cpu_ticks(proc.pid()) - before;
-        let cpu = ticks as f64 / clk_tck() * 1000.0 / (fixed.acks.max(1) as f64 / 1000.0);
-        eprintln!(
-            "  best {best:.0} DORA/s; at -r {rate}: {} ACKs ({:.2} % drops), CPU {cpu:.1} ms per 1000 DORA",
-            fixed.acks, fixed.drop_pct
-        );
+        for &generator in &a.loads {
+            let (best, steps) = search(cli, generator, a.seconds);
+            let gen_cpu = steps
+                .iter()
+                .filter(|(_, run)| run.drop_pct <= MAX_DROPS && run.rate >= best)
+                .map(|(_, run)| run.gen_ms_per_1000())
+                .next()
+                .unwrap_or(f64::NAN);
+            let before = cpu_ticks(proc.pid());
+            let fixed = load(cli, generator, a.fixed_rate, a.seconds);
+            let ticks = cpu_ticks(proc.pid()) - before;
+            let cpu = ticks as f64 / clk_tck() * 1000.0 / (fixed.acks.max(1) as f64 / 1000.0);
+            eprintln!(
+                "  {}: best {best:.0} DORA/s; at -r {}: {} ACKs ({:.2} % drops), CPU {cpu:.1} ms per 1000 DORA",
+                generator.name(),
+                a.fixed_rate,
+                fixed.acks,
+                fixed.drop_pct
+            );
+            out.push(Result1 {
+                kind,
+                generator,
+                dora: best,
+                gen_cpu,
+                cpu_ms_per_1000: cpu,
+                fixed_acks: fixed.acks,
+            });
+        }
         let _ = proc.terminate(Duration::from_secs(10));
-        out.push(Result1 {
-            kind,
-            dora: best,
-            cpu_ms_per_1000: cpu,
-            fixed_acks: fixed.acks,
-        });
     }
     out
 }
@@ -463,23 +574,28 @@ fn main() {
     };
 
     if !results.is_empty() {
-        let kea_st = results.iter().find(|r| r.kind == Kind::KeaSt);
         println!(
-            "\n| server | DORA/s (≤2.5 % drops) | vs kea-st | CPU ms / 1000 DORA (at -r {}) | vs kea-st | ACKs in that run |",
+            "\n| load | server | DORA/s (≤2.5 % drops) | vs kea-st | generator CPU ms / 1000 DORA at the best step | CPU ms / 1000 DORA (at -r {}) | vs kea-st | ACKs in that run |",
             a.fixed_rate
         );
-        println!("| --- | --- | --- | --- | --- | --- |");
-        for r in &results {
-            let (x, y) = kea_st.map_or((f64::NAN, f64::NAN), |k| {
-                (r.dora / k.dora, r.cpu_ms_per_1000 / k.cpu_ms_per_1000)
-            });
-            println!(
-                "| {} | {:.0} | {x:.2}× | {:.1} | {y:.2}× | {} |",
-                r.kind.name(),
-                r.dora,
-                r.cpu_ms_per_1000,
-                r.fixed_acks
-            );
+        println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+        for &generator in &a.loads {
+            let mine = || results.iter().filter(|r| r.generator == generator);
+            let kea_st = mine().find(|r| r.kind == Kind::KeaSt);
+            for r in mine() {
+                let (x, y) = kea_st.map_or((f64::NAN, f64::NAN), |k| {
+                    (r.dora / k.dora, r.cpu_ms_per_1000 / k.cpu_ms_per_1000)
+                });
+                println!(
+                    "| {} | {} | {:.0} | {x:.2}× | {:.1} | {:.1} | {y:.2}× | {} |",
+                    generator.name(),
+                    r.kind.name(),
+                    r.dora,
+                    r.gen_cpu,
+                    r.cpu_ms_per_1000,
+                    r.fixed_acks
+                );
+            }
         }
     }
     if !loads.is_empty() {

@@ -1,13 +1,17 @@
-//! Kea HA benchmark: perfdhcp against a dhcp4d pair and a kea-dhcp4 2.2 pair with the same
-//! configuration (hot-standby, then load-balancing), in one run; and the failover gap (how
-//! long clients get no ACK after SIGKILL of the primary) of both with the same timers.
+//! Kea HA benchmark: a dhcp4d pair and a kea-dhcp4 2.2 pair with the same configuration
+//! (hot-standby, then load-balancing), each driven by two load generators in one run — ISC's
+//! perfdhcp and hakit's own ([`examples::dhcpload`], which costs far less CPU per DORA, so
+//! that the servers and not the client set the ceiling); and the failover gap (how long
+//! clients get no ACK after SIGKILL of the primary) of both pairs with the same timers.
 //!
-//! * **DORA/s at ≤ 2.5 % drops**: `perfdhcp -R CLIENTS -r RATE -p SECONDS`, the rate doubled
-//!   from 250 until a step fails, then bisected; the figure is ACKs / SECONDS of the best
-//!   passing step. Every ACK waits for the partner's `lease4-update` acknowledgement.
-//! * **CPU per 1000 DORA**: utime + stime (`/proc/PID/stat`) of both servers of the pair over
-//!   one run at a fixed rate both pairs sustain (`--cpu-rate`, default 1000/s), per 1000
-//!   ACKs: what the pair costs where perfdhcp (on the same 2 CPUs) caps the rate.
+//! * **DORA/s at ≤ 2.5 % drops**, per generator: `perfdhcp -R CLIENTS -r RATE -p SECONDS`, or
+//!   the hakit generator with the same clients, rate and period; the rate doubled from 250
+//!   until a step fails, then bisected; the figure is ACKs / SECONDS of the best passing
+//!   step. Every ACK waits for the partner's `lease4-update` acknowledgement.
+//! * **CPU per 1000 DORA**, per generator: utime + stime (`/proc/PID/stat`) of both servers of
+//!   the pair over one run at a fixed rate both pairs sustain (`--cpu-rate`, default 1000/s),
+//!   per 1000 ACKs; and the generator's own CPU per 1000 ACKs. The two runs at that rate are
+//!   also the cross-check of the generators: the same pair, the same rate, their ACK counts.
 //! * **Failover**: hot-standby, heartbeat 1 s, max-response-delay 3 s, max-unacked-clients 0;
 //!   perfdhcp at 50 DORA/s, SIGKILL of server1 after 4 s; from tcpdump's timestamps in the
 //!   client namespace, the longest time without an ACK around the kill; the time from the
@@ -24,16 +28,18 @@
 //! cargo build --release -p examples --bin dhcp4d --example dhcp_ha_bench
 //! sudo $CARGO_TARGET_DIR/release/examples/dhcp_ha_bench [--seconds N] [--modes hs,lb]
 //!     [--impls dhcp4d,kea] [--skip-failover] [--dhcp4d PATH] [--ha-connections N]
-//!     [--cpu-rate R] [--cpu-only]
+//!     [--cpu-rate R] [--cpu-only] [--load perfdhcp|hakit|both]
 //! ```
 //!
-//! Needs root, iproute2, perfdhcp, tcpdump and kea-dhcp4 with the HA and lease_cmds hooks.
+//! Needs root, iproute2, perfdhcp, tcpdump and kea-dhcp4 with the HA and lease_cmds hooks
+//! (perfdhcp also with `--load hakit`: the failover part runs it).
 
 use std::io::{Read as _, Write as _};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use examples::dhcpload::{self, ALL_SERVERS, LoadConfig};
 use examples::netns::{Lab, NODE_IF, Node, Proc, require_bin, wait_until};
 use serde_json::{Value, json};
 
@@ -65,6 +71,24 @@ impl Impl {
     }
 }
 
+/// A load generator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Load {
+    /// ISC perfdhcp, a child process.
+    Perfdhcp,
+    /// hakit's generator ([`dhcpload`]), on a thread of this process.
+    Hakit,
+}
+
+impl Load {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Perfdhcp => "perfdhcp",
+            Self::Hakit => "hakit",
+        }
+    }
+}
+
 struct Args {
     seconds: u32,
     modes: Vec<&'static str>,
@@ -77,6 +101,8 @@ struct Args {
     cpu_rate: u32,
     /// `--cpu-only`: no rate search.
     cpu_only: bool,
+    /// `--load`: the generators, in the order they run against each pair.
+    loads: Vec<Load>,
 }
 
 fn args() -> Args {
@@ -94,6 +120,7 @@ fn args() -> Args {
         ha_connections: None,
         cpu_rate: 1000,
         cpu_only: false,
+        loads: vec![Load::Perfdhcp, Load::Hakit],
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -127,6 +154,14 @@ fn args() -> Args {
             }
             "--cpu-rate" => a.cpu_rate = v().parse().expect("--cpu-rate R"),
             "--cpu-only" => a.cpu_only = true,
+            "--load" => {
+                a.loads = match v().as_str() {
+                    "perfdhcp" => vec![Load::Perfdhcp],
+                    "hakit" => vec![Load::Hakit],
+                    "both" => vec![Load::Perfdhcp, Load::Hakit],
+                    o => panic!("--load perfdhcp|hakit|both, not {o}"),
+                };
+            }
             other => panic!("unknown argument {other}"),
         }
     }
@@ -144,6 +179,8 @@ struct Bench {
     cli: Node,
     dhcp4d: PathBuf,
     ha_connections: Option<u32>,
+    /// The generator of the warm-up DORA.
+    warm_up: Load,
 }
 
 impl Bench {
@@ -271,8 +308,15 @@ impl Bench {
         let clients = clients(mode);
         let n = clients.to_string();
         wait_until(Duration::from_secs(30), "the warm-up DORA", || {
-            perfdhcp(&self.cli, clients, &["-r", "200", "-n", &n]).acks
-                >= u64::from(clients) * 9 / 10
+            let acks = match self.warm_up {
+                Load::Perfdhcp => perfdhcp(&self.cli, clients, &["-r", "200", "-n", &n]).acks,
+                Load::Hakit => {
+                    let mut cfg = hakit_config(clients, 200, 5);
+                    cfg.max_exchanges = Some(u64::from(clients));
+                    hakit(&self.cli, &cfg).acks
+                }
+            };
+            acks >= u64::from(clients) * 9 / 10
         });
         [a, b]
     }
@@ -293,6 +337,67 @@ fn command(sock: &Path, command: &str) -> Value {
 struct Run {
     acks: u64,
     drop_pct: f64,
+    /// The generator's own CPU time (user + system), seconds.
+    gen_cpu: f64,
+}
+
+impl Run {
+    /// The generator's CPU milliseconds per 1000 ACKs.
+    fn gen_ms_per_1000(&self) -> f64 {
+        self.gen_cpu * 1e6 / self.acks.max(1) as f64
+    }
+}
+
+/// CPU time (user + system, seconds) of this process's waited-for children so far
+/// (`/proc/self/stat` cutime and cstime): perfdhcp's, as `ip netns exec` execs it in place.
+fn children_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let n = |i: usize| {
+        f.get(i - 3)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (n(16) + n(17)) as f64 / CLK_TCK
+}
+
+/// The hakit generator's configuration for the bench: `clients` perfdhcp clients behind the
+/// relay agent 192.0.2.2, broadcast to both servers, `rate` DORA/s for `secs` seconds.
+fn hakit_config(clients: u32, rate: u32, secs: u32) -> LoadConfig {
+    LoadConfig::new(
+        CLI_IP.parse().expect("relay address"),
+        vec![ALL_SERVERS],
+        clients,
+        rate,
+        Duration::from_secs(u64::from(secs)),
+    )
+}
+
+/// One run of the hakit generator in the client namespace.
+fn hakit(cli: &Node, cfg: &LoadConfig) -> Run {
+    let r = cli
+        .enter(|| dhcpload::run(cfg))
+        .unwrap_or_else(|e| panic!("hakit load generator: {e}"));
+    // What perfdhcp's summary says, and whether the generator kept to its schedule.
+    eprintln!("      hakit: {r}");
+    Run {
+        acks: r.acks,
+        drop_pct: r.drop_pct(),
+        gen_cpu: r.cpu().as_secs_f64(),
+    }
+}
+
+/// One run of `load` at `rate` DORA/s for `secs` seconds.
+fn load(cli: &Node, load: Load, clients: u32, rate: u32, secs: u32) -> Run {
+    match load {
+        Load::Perfdhcp => perfdhcp(
+            cli,
+            clients,
+            &["-r", &rate.to_string(), "-p", &secs.to_string()],
+        ),
+        Load::Hakit => hakit(cli, &hakit_config(clients, rate, secs)),
+    }
 }
 
 /// perfdhcp's clients in `mode`.
@@ -318,9 +423,14 @@ fn perfdhcp(cli: &Node, clients: u32, extra: &[&str]) -> Run {
         "500000",
     ];
     cmd.extend_from_slice(extra);
+    let cpu0 = children_cpu();
     let out = cli.output(&cmd);
+    let gen_cpu = children_cpu() - cpu0;
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut run = Run::default();
+    let mut run = Run {
+        gen_cpu,
+        ..Run::default()
+    };
     let mut section = String::new();
     let (mut sent, mut drops) = (
         std::collections::BTreeMap::new(),
@@ -354,20 +464,22 @@ fn perfdhcp(cli: &Node, clients: u32, extra: &[&str]) -> Run {
     run
 }
 
-/// Highest DORA/s with drops ≤ 2.5 % (`clients` perfdhcp clients).
-fn search(cli: &Node, clients: u32, secs: u32) -> f64 {
-    let p = secs.to_string();
-    let mut best = 0.0f64;
+/// Highest DORA/s with drops ≤ 2.5 % (`clients` clients, generator `gen`), and the
+/// generator's CPU ms per 1000 DORA at that step.
+fn search(cli: &Node, generator: Load, clients: u32, secs: u32) -> (f64, f64) {
+    let mut best = (0.0f64, f64::NAN);
     let mut try_rate = |r: u32| {
-        let run = perfdhcp(cli, clients, &["-r", &r.to_string(), "-p", &p]);
+        let run = load(cli, generator, clients, r, secs);
         let rate = run.acks as f64 / f64::from(secs);
         eprintln!(
-            "    -r {r:>6}: {rate:>8.1} DORA/s, drops {:>5.2} %",
-            run.drop_pct
+            "    {} -r {r:>6}: {rate:>8.1} DORA/s, drops {:>5.2} %, generator {:>5.1} CPU ms / 1000 DORA",
+            generator.name(),
+            run.drop_pct,
+            run.gen_ms_per_1000()
         );
         let ok = run.drop_pct <= MAX_DROPS;
-        if ok {
-            best = best.max(rate);
+        if ok && rate > best.0 {
+            best = (rate, run.gen_ms_per_1000());
         }
         ok
     };
@@ -426,8 +538,15 @@ struct Cpu {
     user: f64,
 }
 
-/// Measures [`Cpu`] over one perfdhcp run at `rate`.
-fn cpu_per_1000(b: &Bench, procs: &[Proc; 2], clients: u32, rate: u32, secs: u32) -> (Cpu, Run) {
+/// Measures [`Cpu`] over one run of `generator` at `rate`.
+fn cpu_per_1000(
+    b: &Bench,
+    procs: &[Proc; 2],
+    generator: Load,
+    clients: u32,
+    rate: u32,
+    secs: u32,
+) -> (Cpu, Run) {
     let pids = [procs[0].pid(), procs[1].pid()];
     let sum = || {
         pids.iter()
@@ -435,11 +554,7 @@ fn cpu_per_1000(b: &Bench, procs: &[Proc; 2], clients: u32, rate: u32, secs: u32
             .fold((0, 0), |a, t| (a.0 + t.0, a.1 + t.1))
     };
     let before = sum();
-    let run = perfdhcp(
-        &b.cli,
-        clients,
-        &["-r", &rate.to_string(), "-p", &secs.to_string()],
-    );
+    let run = load(&b.cli, generator, clients, rate, secs);
     let after = sum();
     let per_1000 = |ticks: u64| ticks as f64 / CLK_TCK * 1000.0 / (run.acks.max(1) as f64 / 1000.0);
     let user = after.0 - before.0;
@@ -509,6 +624,26 @@ fn acks(bytes: &[u8]) -> Vec<(f64, [u8; 4], [u8; 4])> {
         }
     }
     out
+}
+
+/// One row of a generator's table.
+struct Row {
+    mode: &'static str,
+    which: Impl,
+    generator: Load,
+    /// DORA/s at ≤ 2.5 % drops.
+    best: f64,
+    /// Both servers' CPU at `--cpu-rate`.
+    cpu: Cpu,
+    /// The generator's CPU ms per 1000 DORA at the best step.
+    gen_cpu: f64,
+}
+
+/// The generators' runs at `--cpu-rate` against one pair.
+struct Check {
+    mode: &'static str,
+    which: Impl,
+    runs: Vec<(Load, Run)>,
 }
 
 struct Failover {
@@ -626,27 +761,56 @@ fn main() {
         cli,
         dhcp4d: a.dhcp4d.clone(),
         ha_connections: a.ha_connections,
+        warm_up: a.loads[0],
     };
-    let mut rows = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
+    let mut checks: Vec<Check> = Vec::new();
     for &mode in &a.modes {
         for &which in &a.impls {
             eprintln!("== {} pair, {mode}", which.name());
             let procs = b.pair(which, mode);
             let clients = clients(mode);
-            let (cpu, fixed) = cpu_per_1000(&b, &procs, clients, a.cpu_rate, a.seconds);
-            eprintln!(
-                "  at -r {}: {} ACKs ({:.2} % drops), both servers {:.1} CPU ms per 1000 DORA ({:.1} user)",
-                a.cpu_rate, fixed.acks, fixed.drop_pct, cpu.total, cpu.user
-            );
-            let best = if a.cpu_only {
-                f64::NAN
-            } else {
-                search(&b.cli, clients, a.seconds)
-            };
-            eprintln!("  best {best:.0} DORA/s");
+            // The fixed-rate runs first, one per generator, back to back: the CPU column and
+            // the generators' cross-check.
+            let mut fixed_runs = Vec::new();
+            for &generator in &a.loads {
+                let (cpu, fixed) =
+                    cpu_per_1000(&b, &procs, generator, clients, a.cpu_rate, a.seconds);
+                eprintln!(
+                    "  {} at -r {}: {} ACKs ({:.2} % drops), both servers {:.1} CPU ms per 1000 DORA ({:.1} user), generator {:.1}",
+                    generator.name(),
+                    a.cpu_rate,
+                    fixed.acks,
+                    fixed.drop_pct,
+                    cpu.total,
+                    cpu.user,
+                    fixed.gen_ms_per_1000()
+                );
+                fixed_runs.push((generator, cpu, fixed));
+            }
+            checks.push(Check {
+                mode,
+                which,
+                runs: fixed_runs.iter().map(|&(g, _, r)| (g, r)).collect(),
+            });
+            for (generator, cpu, _) in fixed_runs {
+                let (best, gen_cpu) = if a.cpu_only {
+                    (f64::NAN, f64::NAN)
+                } else {
+                    search(&b.cli, generator, clients, a.seconds)
+                };
+                eprintln!("  {}: best {best:.0} DORA/s", generator.name());
+                rows.push(Row {
+                    mode,
+                    which,
+                    generator,
+                    best,
+                    cpu,
+                    gen_cpu,
+                });
+            }
             drop(procs);
             b.log_summary();
-            rows.push((mode, which, best, cpu));
         }
     }
     let fails: Vec<Failover> = if a.failover {
@@ -660,24 +824,74 @@ fn main() {
     } else {
         Vec::new()
     };
-    println!(
-        "\n| pair | mode | DORA/s (≤2.5 % drops) | vs kea | CPU ms / 1000 DORA at {}/s, both servers: total (user) | kea ÷ pair: total (user) |",
-        a.cpu_rate
-    );
-    println!("| --- | --- | --- | --- | --- | --- |");
-    for (mode, which, best, cpu) in &rows {
-        let kea = rows.iter().find(|r| r.0 == *mode && r.1 == Impl::Kea);
-        let (kea_best, kea_cpu) = kea.map_or((f64::NAN, None), |r| (r.2, Some(r.3)));
-        let (kt, ku) = kea_cpu.map_or((f64::NAN, f64::NAN), |c| (c.total, c.user));
+    for &generator in &a.loads {
+        println!("\nLoad generator: {}\n", generator.name());
         println!(
-            "| {} | {mode} | {best:.0} | {:.2}× | {:.1} ({:.1}) | {:.1}× ({:.1}×) |",
-            which.name(),
-            best / kea_best,
-            cpu.total,
-            cpu.user,
-            kt / cpu.total,
-            ku / cpu.user
+            "| pair | mode | DORA/s (≤2.5 % drops) | vs kea | CPU ms / 1000 DORA at {}/s, both servers: total (user) | kea ÷ pair: total (user) | generator CPU ms / 1000 DORA at the best step |",
+            a.cpu_rate
         );
+        println!("| --- | --- | --- | --- | --- | --- | --- |");
+        let mine = || rows.iter().filter(|r| r.generator == generator);
+        for r in mine() {
+            let kea = mine().find(|k| k.mode == r.mode && k.which == Impl::Kea);
+            let (kea_best, kt, ku) = kea.map_or((f64::NAN, f64::NAN, f64::NAN), |k| {
+                (k.best, k.cpu.total, k.cpu.user)
+            });
+            println!(
+                "| {} | {} | {:.0} | {:.2}× | {:.1} ({:.1}) | {:.1}× ({:.1}×) | {:.1} |",
+                r.which.name(),
+                r.mode,
+                r.best,
+                r.best / kea_best,
+                r.cpu.total,
+                r.cpu.user,
+                kt / r.cpu.total,
+                ku / r.cpu.user,
+                r.gen_cpu
+            );
+        }
+    }
+    if a.loads.len() > 1 {
+        let names: Vec<&str> = a.loads.iter().map(|g| g.name()).collect();
+        println!(
+            "\nCross-check at {}/s, the same pair: ACKs (drops) and the generator's CPU ms / 1000 DORA\n",
+            a.cpu_rate
+        );
+        println!(
+            "| pair | mode | {} | {} ÷ {} ACKs |",
+            names
+                .iter()
+                .map(|n| format!("{n}: ACKs (drops), CPU"))
+                .collect::<Vec<_>>()
+                .join(" | "),
+            names[1],
+            names[0]
+        );
+        println!("|{}", " --- |".repeat(3 + names.len()));
+        for c in &checks {
+            let cells: Vec<String> = c
+                .runs
+                .iter()
+                .map(|(_, r)| {
+                    format!(
+                        "{} ({:.2} %), {:.1}",
+                        r.acks,
+                        r.drop_pct,
+                        r.gen_ms_per_1000()
+                    )
+                })
+                .collect();
+            let ratio = match c.runs.as_slice() {
+                [(_, x), (_, y), ..] => y.acks as f64 / x.acks.max(1) as f64,
+                _ => f64::NAN,
+            };
+            println!(
+                "| {} | {} | {} | {ratio:.3} |",
+                c.which.name(),
+                c.mode,
+                cells.join(" | ")
+            );
+        }
     }
     if !fails.is_empty() {
         println!(

@@ -4,6 +4,7 @@
 pub mod ctnl;
 pub mod ctsyncd;
 pub mod dhcp4d;
+pub mod dhcpload;
 pub mod lab;
 pub mod netns;
 mod sys;
