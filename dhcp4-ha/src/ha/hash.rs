@@ -220,6 +220,12 @@ impl QueryFilter {
         self.scopes.get(scope).copied().unwrap_or(true)
     }
 
+    /// Whether no scope is served (a hot-standby standby, a backup, or every scope turned
+    /// off): every query of a type HA filters is then dropped.
+    pub fn serves_no_scope(&self) -> bool {
+        !self.peers.is_empty() && !self.scopes.values().any(|&on| on)
+    }
+
     /// The served scopes, in name order.
     pub fn served_scopes(&self) -> Vec<String> {
         self.scopes

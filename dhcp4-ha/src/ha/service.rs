@@ -374,6 +374,13 @@ impl HaService {
         self.filter.served_scopes()
     }
 
+    /// Whether this server now drops every query of a type HA filters: DHCP disabled, or
+    /// no scope served (the standby of a hot-standby pair). Such queries only feed failure
+    /// detection, so a daemon may read them in larger, later batches.
+    pub fn serves_no_scope(&self) -> bool {
+        !self.net.enabled() || self.filter.serves_no_scope()
+    }
+
     /// Whether the DHCP service is enabled (by the HA state, the partner's and operators'
     /// `dhcp-disable` / `dhcp-enable`). The daemon drops every query while it is not.
     pub fn dhcp_enabled(&self) -> bool {

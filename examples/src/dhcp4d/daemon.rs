@@ -38,6 +38,7 @@ use tokio::net::UnixListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 
+use super::alarm::Alarm;
 use super::control::{self, Action};
 use super::ha::{self, HaNode, ListenerMsg, PeerAnswer};
 use super::log::{Logs, Severity, klog};
@@ -757,15 +758,12 @@ impl Daemon {
                 command_name(&body).as_deref(),
                 Some("lease4-update" | "lease4-del")
             ) {
-                let r = control::dispatch(
-                    &mut self.handler,
-                    &mut self.server,
-                    now,
-                    unix,
-                    &body,
-                    Origin::Partner,
-                );
-                held.push((r.http, reply));
+                // A lease command asks the daemon for nothing (no reload, shutdown or file
+                // write): the handler answers it directly, in the HTTP form only.
+                let r =
+                    self.handler
+                        .handle_from(&mut self.server, now, unix, &body, Origin::Partner);
+                held.push((r.http_text(), reply));
             } else {
                 if !held.is_empty() {
                     self.flush();
@@ -870,10 +868,21 @@ impl Daemon {
     }
 }
 
-/// The `command` of a JSON request body, if it has one.
+/// The `command` of a JSON request body (an object), if it has one. Only that member is
+/// decoded, the others are skipped without being built: this runs for every lease update
+/// from the partner, whose `arguments` the control handler decodes anyway.
 fn command_name(body: &[u8]) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    v.get("command")?.as_str().map(str::to_owned)
+    #[derive(serde::Deserialize)]
+    struct Named<'a> {
+        #[serde(borrow, default)]
+        command: Option<std::borrow::Cow<'a, str>>,
+    }
+    // A derived struct would also accept a list; a command is an object.
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return None;
+    }
+    let named: Named<'_> = serde_json::from_slice(body).ok()?;
+    named.command.map(std::borrow::Cow::into_owned)
 }
 
 /// The severity Kea logs an HA event with.
@@ -1320,19 +1329,17 @@ pub(crate) async fn run(opts: Options) -> i32 {
     );
     let mut pending_rx = false;
     let mut exit = 0;
+    // One timer registration, moved only when something is due earlier (see `alarm`).
+    let mut alarm = Alarm::new();
     loop {
         let hold = d.coalesce.hold_until();
         if let Err(e) = d.udp.watch(hold.is_none()) {
             klog!(d.logs, "dhcp4", Error, "DHCP4_PACKET_RECEIVE_FAIL", "{e}");
             return 1;
         }
-        let deadline = d.next_deadline().into_iter().chain(hold).min();
-        let sleep = async {
-            match deadline {
-                Some(t) => tokio::time::sleep_until(t.into()).await,
-                None => std::future::pending().await,
-            }
-        };
+        if let Some(t) = d.next_deadline().into_iter().chain(hold).min() {
+            alarm.arm(t);
+        }
         tokio::select! {
             biased;
             _ = sigterm.recv() => break,
@@ -1381,7 +1388,8 @@ pub(crate) async fn run(opts: Options) -> i32 {
                     }
                 }
             }
-            () = sleep => {
+            () = alarm.fired() => {
+                // Possibly early (a deadline that moved later): `on_timer` runs what is due.
                 let now = Instant::now();
                 if d.coalesce.expired(now) {
                     pending_rx = true;
@@ -1395,7 +1403,12 @@ pub(crate) async fn run(opts: Options) -> i32 {
             let (drained, read) = d.receive(now, unix);
             pending_rx = !drained;
             if drained {
-                d.coalesce.after_rx(now, read);
+                if d.ha.as_ref().is_some_and(|h| h.service.serves_no_scope()) {
+                    // Every query read is dropped: read them in larger batches.
+                    d.coalesce.after_rx_not_serving(now, read);
+                } else {
+                    d.coalesce.after_rx(now, read);
+                }
             }
         }
         d.flush();
@@ -1448,4 +1461,33 @@ pub(crate) async fn run(opts: Options) -> i32 {
         let _ = std::fs::remove_file(&cs.socket_name);
     }
     exit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_name_reads_only_an_object_s_command_string() {
+        let update = br#"{ "command": "lease4-update", "arguments": { "ip-address": "192.0.2.10", "hw-address": "00:0c:01:02:03:04", "user-context": { "a": [1, {"b": null}] } } }"#;
+        assert_eq!(command_name(update).as_deref(), Some("lease4-update"));
+        assert_eq!(
+            command_name(br#" {"arguments": {}, "command": "ha-heartbeat"}"#).as_deref(),
+            Some("ha-heartbeat")
+        );
+        assert_eq!(
+            command_name(br#"{"command": "lease4-\u0064el"}"#).as_deref(),
+            Some("lease4-del")
+        );
+        for bad in [
+            &br#"{"arguments": {}}"#[..],
+            br#"{"command": 5}"#,
+            br#"["lease4-update"]"#,
+            br#"{"command": "lease4-update""#,
+            b"",
+            b"not json",
+        ] {
+            assert_eq!(command_name(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+    }
 }

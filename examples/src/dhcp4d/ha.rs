@@ -12,17 +12,25 @@
 //!   `dhcp-disable` / `dhcp-enable` to the [`HaService`], the rest (lease commands,
 //!   `status-get` with the HA section, …) to the control handler with origin
 //!   [`Origin::Partner`], so that the lease changes they make are never sent back.
+//!   Pipelined requests are all handed to the loop before any answer is awaited (so the
+//!   lease updates of one read are applied in one loop turn and one group commit), answered
+//!   in order, every answer ready at that moment in one write. Every response carries
+//!   `Server: hakit-dhcp4d/<version>` ([`SERVER_NAME`]), which tells a dhcp4d client that
+//!   it may pipeline; Kea's listener sends no `Server` header.
 //! * **Client** ([`PeerPool`]): up to `--ha-connections` persistent connections per peer
-//!   ([`DEFAULT_CONNECTIONS`]), opened when first needed, TLS for an `https://` url. Each
-//!   carries one request at a time (Kea's HTTP server does not read pipelined requests), so
-//!   many lease updates are in flight at once, one per connection. The updates of one lease
-//!   always take the same connection (chosen by a hash of its address): a `lease4-update`
-//!   and a later `lease4-del` of that address reach the partner in order. Other requests
-//!   (heartbeats, sync pages, commands) take an idle connection. Each request is bounded by
-//!   the deadline the service gave; answers are read with [`answer_from_http`]; a refused
-//!   connection, a failed TLS handshake, an I/O error, an unparsable response or a deadline
-//!   become a [`TransportError`]. A kept-alive connection the peer closed while idle is
-//!   replaced before use.
+//!   ([`DEFAULT_CONNECTIONS`]), opened when first needed, TLS for an `https://` url. A
+//!   connection carries one request at a time (Kea's HTTP server does not read pipelined
+//!   requests), so many lease updates are in flight at once, one per connection, until a
+//!   response on it names a dhcp4d listener: it then writes every request queued on it (up
+//!   to [`MAX_PIPELINE`] unanswered) in one write, and the pool sends all lease updates over
+//!   one connection. The updates of one lease always take the same connection (chosen by a
+//!   hash of its address; the mapping changes only while nothing is in flight): a
+//!   `lease4-update` and a later `lease4-del` of that address reach the partner in order.
+//!   Other requests (heartbeats, sync pages, commands) take an idle connection. Each request
+//!   is bounded by the deadline the service gave; answers are read with
+//!   [`answer_from_http`]; a refused connection, a failed TLS handshake, an I/O error, an
+//!   unparsable response or a deadline become a [`TransportError`] for every request written
+//!   on that connection. A kept-alive connection the peer closed while idle is replaced.
 //! * **Sequence numbers**: the service sees every [`LeaseChange`] in order; after a
 //!   configuration reload the new server numbers its changes from 1 again, so the daemon
 //!   offsets them ([`HaNode::on_new_server`]).
@@ -34,11 +42,11 @@
 //! the same address by both servers (the second REQUEST is NAKed and the client starts
 //! over), so load-balancing configurations should split their pools.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use dhcp4_ha::control::{Admission, Answer, ListenerPolicy, Request, admit};
@@ -47,7 +55,7 @@ use dhcp4_ha::ha::{
     answer_from_http,
 };
 use dhcp4_ha::http::{
-    BasicAuth, ClientConn, HttpError, Limits, Response as HttpResponse, ServerConn, http_date,
+    BasicAuth, ClientConn, Header, Limits, Response as HttpResponse, ServerConn, http_date,
 };
 use dhcp4_ha::server::{Gate, LeaseChange, Server};
 use dhcp4_ha::wire::Packet;
@@ -57,6 +65,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
+use super::alarm::Alarm;
 use super::tls::{self, HaStream, TlsFiles};
 
 /// How long an idle connection to the listener stays open (Kea's idle timeout).
@@ -76,6 +85,23 @@ pub(crate) const MAX_CONNECTIONS: usize = 256;
 
 /// Realm of the listener's `WWW-Authenticate` header.
 pub(crate) const REALM: &str = "kea-dhcp4-ha";
+
+/// The `Server` header of the listener's responses. It names dhcp4d, and so tells a dhcp4d
+/// client that this listener reads pipelined requests; Kea's listener sends no `Server`
+/// header (and reads one request at a time), so its clients are never sent more than one.
+pub(crate) const SERVER_NAME: &str = concat!("hakit-dhcp4d/", env!("CARGO_PKG_VERSION"));
+
+/// How a `Server` value naming a listener that reads pipelined requests begins.
+const PIPELINING_SERVER: &[u8] = b"hakit-dhcp4d/";
+
+/// Most requests written and not yet answered on one connection to a listener that reads
+/// pipelined requests (more wait in the connection's queue).
+pub(crate) const MAX_PIPELINE: usize = 64;
+
+/// The connections that carry the lease updates to a partner that reads pipelined requests:
+/// one, so that the updates of a loop turn leave in one write and reach the partner's loop
+/// in one read (each connection is also one task and one partner-side task to wake).
+const PIPELINED_LEASE_CONNECTIONS: usize = 1;
 
 /// A request for a peer's connection task.
 #[derive(Debug)]
@@ -374,17 +400,55 @@ pub(crate) fn peer_tls(cfg: &HaConfig, p: &PeerConfig) -> Result<Option<PeerTls>
     }))
 }
 
-/// The connections to one peer: up to `--ha-connections` of them, each carrying one request
-/// at a time (Kea's HTTP server does not read pipelined requests), opened when first needed.
+/// The connections to one peer: up to `--ha-connections` of them, opened when first needed.
 /// The updates of one lease (`lease4-update` / `lease4-del` of one address) always take the
 /// same connection, so they reach the peer in the order the service sent them; other
 /// requests take an idle connection, a new one, or the least busy.
+///
+/// A connection carries one request at a time until a response on it names a dhcp4d
+/// listener ([`SERVER_NAME`]): Kea's HTTP server does not read pipelined requests, dhcp4d's
+/// does, so to a dhcp4d partner a connection then writes every queued request (up to
+/// [`MAX_PIPELINE`] unanswered) in one write. And once the partner is known to read them,
+/// the lease updates all take [`PIPELINED_LEASE_CONNECTIONS`] connection(s), so that one
+/// write and one partner read carry the updates of a whole loop turn; the address →
+/// connection mapping changes only while no request is in flight, so no update can overtake
+/// an earlier one of the same address.
 #[derive(Debug)]
 struct PeerPool {
     target: Arc<PeerTarget>,
     answers: mpsc::UnboundedSender<PeerAnswer>,
+    /// What the connection tasks learn and count for the whole pool.
+    shared: Arc<PoolShared>,
     /// `None`: not opened yet.
     conns: Vec<Option<ConnHandle>>,
+    /// The connections the lease updates are spread over now (the first ones of `conns`).
+    lease_conns: usize,
+}
+
+/// What a pool's connection tasks share with it.
+#[derive(Debug)]
+struct PoolShared {
+    /// Whether the peer's last response named a listener that reads pipelined requests:
+    /// [`UNKNOWN`], [`PIPELINES`] or [`ONE_AT_A_TIME`].
+    pipelining: AtomicU8,
+    /// Requests given to the pool's tasks and not answered yet, over all connections.
+    pending: AtomicUsize,
+}
+
+/// [`PoolShared::pipelining`]: no response yet.
+const UNKNOWN: u8 = 0;
+/// [`PoolShared::pipelining`]: the peer reads pipelined requests.
+const PIPELINES: u8 = 1;
+/// [`PoolShared::pipelining`]: the peer reads one request at a time (Kea).
+const ONE_AT_A_TIME: u8 = 2;
+
+impl Default for PoolShared {
+    fn default() -> Self {
+        Self {
+            pipelining: AtomicU8::new(UNKNOWN),
+            pending: AtomicUsize::new(0),
+        }
+    }
 }
 
 /// A connection task of a [`PeerPool`].
@@ -401,10 +465,13 @@ impl PeerPool {
         connections: usize,
         answers: mpsc::UnboundedSender<PeerAnswer>,
     ) -> Self {
+        let n = connections.max(1);
         Self {
             target: Arc::new(target),
             answers,
-            conns: (0..connections.max(1)).map(|_| None).collect(),
+            shared: Arc::new(PoolShared::default()),
+            conns: (0..n).map(|_| None).collect(),
+            lease_conns: n,
         }
     }
 
@@ -412,18 +479,37 @@ impl PeerPool {
     /// the task is gone.
     fn send(&mut self, r: PeerRequest, lease: Option<Ipv4Addr>) -> bool {
         let i = match lease {
-            Some(a) => lease_slot(a, self.conns.len()),
+            Some(a) => lease_slot(a, self.lease_connections()),
             None => self.least_busy(),
         };
-        let (target, answers) = (&self.target, &self.answers);
-        let h = self.conns[i].get_or_insert_with(|| spawn_conn(target.clone(), answers.clone()));
+        let (target, answers, shared) = (&self.target, &self.answers, &self.shared);
+        let h = self.conns[i]
+            .get_or_insert_with(|| spawn_conn(target.clone(), answers.clone(), shared.clone()));
         h.pending.fetch_add(1, Ordering::Relaxed);
+        self.shared.pending.fetch_add(1, Ordering::Relaxed);
         if h.tx.send(r).is_ok() {
             true
         } else {
             h.pending.fetch_sub(1, Ordering::Relaxed);
+            self.shared.pending.fetch_sub(1, Ordering::Relaxed);
             false
         }
+    }
+
+    /// How many connections the lease updates are spread over: all of them, or
+    /// [`PIPELINED_LEASE_CONNECTIONS`] once the peer is known to read pipelined requests. The
+    /// mapping changes only while nothing is in flight: an update on the new mapping could
+    /// otherwise overtake an earlier one of the same address still on its old connection.
+    fn lease_connections(&mut self) -> usize {
+        let want = if self.shared.pipelining.load(Ordering::Relaxed) == PIPELINES {
+            PIPELINED_LEASE_CONNECTIONS.min(self.conns.len())
+        } else {
+            self.conns.len()
+        };
+        if want != self.lease_conns && self.shared.pending.load(Ordering::Relaxed) == 0 {
+            self.lease_conns = want;
+        }
+        self.lease_conns
     }
 
     /// An idle open connection, else one not opened yet, else the open one with the fewest
@@ -458,34 +544,363 @@ fn lease_slot(addr: Ipv4Addr, n: usize) -> usize {
     usize::try_from(h % n.max(1) as u64).unwrap_or(0)
 }
 
+/// Whether a response names a listener that reads pipelined requests (dhcp4d's
+/// [`SERVER_NAME`]; Kea sends no `Server` header).
+fn reads_pipelined(resp: &HttpResponse) -> bool {
+    resp.header("Server")
+        .is_some_and(|v| v.starts_with(PIPELINING_SERVER))
+}
+
 /// One connection to a peer.
 #[derive(Debug)]
 struct Conn {
     stream: HaStream,
     http: ClientConn,
-    /// The bytes of the request being written (kept between requests).
-    out: Vec<u8>,
-    /// Read buffer (kept between requests).
-    buf: Vec<u8>,
+    /// The last response named a listener that reads pipelined requests.
+    pipelining: bool,
+    /// A response came back on this connection (it was kept alive at least once).
+    answered: bool,
 }
 
-/// Starts a connection task to `target`: requests in, one at a time, answers out to
-/// `answers`.
-fn spawn_conn(target: Arc<PeerTarget>, answers: mpsc::UnboundedSender<PeerAnswer>) -> ConnHandle {
-    let (tx, mut rx) = mpsc::unbounded_channel::<PeerRequest>();
+/// A request in a connection task.
+#[derive(Debug)]
+struct Queued {
+    req: PeerRequest,
+    /// This is the second attempt (see [`ConnTask::connection_lost`]).
+    retried: bool,
+}
+
+/// What woke a waiting connection task.
+#[derive(Debug)]
+enum Wake {
+    /// The socket's read.
+    Read(io::Result<usize>),
+    /// A request from the pool (`None`: the pool is gone).
+    Request(Option<PeerRequest>),
+    /// The alarm: a deadline may have passed.
+    Deadline,
+}
+
+/// The task of one connection to a peer: requests in, in order; written one at a time, or
+/// all queued ones at once (up to [`MAX_PIPELINE`] unanswered) once the listener is known
+/// to read pipelined requests; answers out in order. Each request is bounded by the
+/// deadline the service gave: an unanswered one past it fails with
+/// [`TransportError::Timeout`] and, as the answers after it cannot overtake it, the
+/// connection is closed and the other requests written on it fail too. A refused
+/// connection, a failed TLS handshake, an I/O error or an unparsable response fail the
+/// requests written on that connection (those not written yet go on a new one). A kept
+/// connection the peer closed while idle is noticed (the task reads it while idle) and
+/// replaced; if the close crosses a write, what was written is sent once more on a new
+/// connection.
+#[derive(Debug)]
+struct ConnTask {
+    target: Arc<PeerTarget>,
+    answers: mpsc::UnboundedSender<PeerAnswer>,
+    shared: Arc<PoolShared>,
+    /// This connection's count of unanswered requests (the pool's `least_busy`).
+    pending: Arc<AtomicUsize>,
+    conn: Option<Conn>,
+    /// Waiting to be written, in order.
+    queue: VecDeque<Queued>,
+    /// Written on `conn`, not answered yet, oldest first.
+    in_flight: VecDeque<Queued>,
+    /// `in_flight` began with a write on a kept connection that was idle, and nothing has
+    /// been read back since: if the connection ends now, the peer closed it while idle,
+    /// before reading what was written.
+    idle_close_suspect: bool,
+    /// The bytes being written (kept between writes).
+    out: Vec<u8>,
+    /// Read buffer (kept between reads).
+    buf: Vec<u8>,
+    /// Fires at the oldest unanswered request's deadline (or earlier, see [`Alarm`]).
+    alarm: Alarm,
+    /// The daemon dropped its end of the answers.
+    gone: bool,
+}
+
+/// Starts a connection task to `target`, answers out to `answers`.
+fn spawn_conn(
+    target: Arc<PeerTarget>,
+    answers: mpsc::UnboundedSender<PeerAnswer>,
+    shared: Arc<PoolShared>,
+) -> ConnHandle {
+    let (tx, rx) = mpsc::unbounded_channel::<PeerRequest>();
     let pending = Arc::new(AtomicUsize::new(0));
-    let left = pending.clone();
-    tokio::spawn(async move {
-        let mut conn: Option<Conn> = None;
-        while let Some(r) = rx.recv().await {
-            let res = exchange(&mut conn, &target, &r).await;
-            left.fetch_sub(1, Ordering::Relaxed);
-            if answers.send((r.id, res)).is_err() {
-                return;
+    let task = ConnTask {
+        target,
+        answers,
+        shared,
+        pending: pending.clone(),
+        conn: None,
+        queue: VecDeque::new(),
+        in_flight: VecDeque::new(),
+        idle_close_suspect: false,
+        out: Vec::with_capacity(4096),
+        buf: vec![0u8; 16 * 1024],
+        alarm: Alarm::new(),
+        gone: false,
+    };
+    tokio::spawn(task.run(rx));
+    ConnHandle { tx, pending }
+}
+
+impl ConnTask {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<PeerRequest>) {
+        while !self.gone {
+            while let Ok(r) = rx.try_recv() {
+                self.queue.push_back(Queued {
+                    req: r,
+                    retried: false,
+                });
+            }
+            if !self.queue.is_empty() && self.room() > 0 {
+                self.write_queued().await;
+                continue;
+            }
+            let wake = match &mut self.conn {
+                // Nothing to write and no connection: wait for a request.
+                None => Wake::Request(rx.recv().await),
+                Some(c) => {
+                    if let Some(w) = self.in_flight.front() {
+                        self.alarm.arm(w.req.deadline);
+                    }
+                    // While idle too: the peer may close a kept connection.
+                    tokio::select! {
+                        biased;
+                        r = c.stream.read(&mut self.buf) => Wake::Read(r),
+                        r = rx.recv() => Wake::Request(r),
+                        () = self.alarm.fired(), if !self.in_flight.is_empty() => Wake::Deadline,
+                    }
+                }
+            };
+            match wake {
+                Wake::Read(Ok(0)) => self.connection_lost("connection closed by the peer"),
+                Wake::Read(Err(e)) => self.connection_lost(&e.to_string()),
+                Wake::Read(Ok(n)) => self.on_input(n),
+                Wake::Request(Some(r)) => self.queue.push_back(Queued {
+                    req: r,
+                    retried: false,
+                }),
+                // The pool is gone: so is the daemon.
+                Wake::Request(None) => return,
+                Wake::Deadline => self.on_deadline(),
             }
         }
-    });
-    ConnHandle { tx, pending }
+    }
+
+    /// How many more requests may be written now: one at a time until the listener is
+    /// known to read pipelined requests (a new connection: one).
+    fn room(&self) -> usize {
+        let cap = match &self.conn {
+            Some(c) if c.pipelining => MAX_PIPELINE,
+            _ => 1,
+        };
+        cap.saturating_sub(self.in_flight.len())
+    }
+
+    /// The answer (or failure) of one request, to the daemon.
+    fn deliver(&mut self, id: u64, res: Result<Answer, TransportError>) {
+        self.pending.fetch_sub(1, Ordering::Relaxed);
+        self.shared.pending.fetch_sub(1, Ordering::Relaxed);
+        if self.answers.send((id, res)).is_err() {
+            self.gone = true;
+        }
+    }
+
+    /// Writes what `room` allows of the queue, on the kept connection or a new one.
+    async fn write_queued(&mut self) {
+        let now = Instant::now();
+        // The service already gave up on these.
+        while self.queue.front().is_some_and(|q| q.req.deadline <= now) {
+            if let Some(q) = self.queue.pop_front() {
+                self.deliver(q.req.id, Err(TransportError::Timeout));
+            }
+        }
+        let Some(head) = self.queue.front() else {
+            return;
+        };
+        if self.conn.is_none() {
+            match self.open(head.req.deadline).await {
+                Ok(c) => self.conn = Some(c),
+                Err(e) => {
+                    if let Some(q) = self.queue.pop_front() {
+                        self.deliver(q.req.id, Err(e));
+                    }
+                    return;
+                }
+            }
+        }
+        let room = self.room();
+        let Some(c) = self.conn.as_mut() else {
+            return;
+        };
+        if self.in_flight.is_empty() {
+            self.idle_close_suspect = c.answered;
+        }
+        self.out.clear();
+        for _ in 0..room {
+            let Some(q) = self.queue.pop_front() else {
+                break;
+            };
+            c.http.encode_kea(&q.req.body, &mut self.out);
+            self.in_flight.push_back(q);
+        }
+        let mut written = 0;
+        while written < self.out.len() {
+            if let Some(w) = self.in_flight.front() {
+                self.alarm.arm(w.req.deadline);
+            }
+            let Some(c) = self.conn.as_mut() else {
+                return;
+            };
+            // `write` is cancel-safe: an alarm that fires early loses nothing.
+            let r = tokio::select! {
+                biased;
+                r = c.stream.write(&self.out[written..]) => Some(r),
+                () = self.alarm.fired() => None,
+            };
+            match r {
+                Some(Ok(0)) => return self.connection_lost("connection closed while writing"),
+                Some(Ok(n)) => written += n,
+                Some(Err(e)) => return self.connection_lost(&e.to_string()),
+                None => {
+                    self.on_deadline();
+                    if self.conn.is_none() {
+                        return;
+                    }
+                }
+            }
+        }
+        if let Some(c) = self.conn.as_mut()
+            && let Err(e) = c.stream.flush().await
+        {
+            self.connection_lost(&e.to_string());
+        }
+    }
+
+    /// Opens a connection for requests due by `deadline`.
+    async fn open(&self, deadline: Instant) -> Result<Conn, TransportError> {
+        let t = &*self.target;
+        let Some(addr) = t.addr else {
+            return Err(TransportError::Connect(
+                "the peer's url is not an IP address".into(),
+            ));
+        };
+        let stream = match tokio::time::timeout_at(deadline.into(), connect(t, addr)).await {
+            Err(_) => return Err(TransportError::Timeout),
+            Ok(r) => r?,
+        };
+        let mut http = ClientConn::new(&t.host, Limits::default());
+        http.set_basic_auth(t.auth.clone());
+        Ok(Conn {
+            stream,
+            http,
+            pipelining: false,
+            answered: false,
+        })
+    }
+
+    /// `n` bytes read: every complete response answers the oldest request in flight.
+    fn on_input(&mut self, n: usize) {
+        self.idle_close_suspect = false;
+        let Some(c) = self.conn.as_mut() else {
+            return;
+        };
+        if let Err(e) = c.http.handle_input(&self.buf[..n]) {
+            return self.fail_connection(&TransportError::Http(e.to_string()));
+        }
+        loop {
+            let Some(c) = self.conn.as_mut() else {
+                return;
+            };
+            match c.http.poll_response() {
+                None => return,
+                Some(Err(e)) => {
+                    // Also bytes on an idle connection (`UnexpectedResponse`): not usable.
+                    return self.fail_connection(&TransportError::Http(e.to_string()));
+                }
+                Some(Ok(resp)) => {
+                    c.answered = true;
+                    c.pipelining = reads_pipelined(&resp);
+                    let closing = c.http.should_close();
+                    let learnt = if c.pipelining {
+                        PIPELINES
+                    } else {
+                        ONE_AT_A_TIME
+                    };
+                    if self.shared.pipelining.load(Ordering::Relaxed) != learnt {
+                        self.shared.pipelining.store(learnt, Ordering::Relaxed);
+                    }
+                    // `ClientConn` counts the requests: a response has one.
+                    if let Some(w) = self.in_flight.pop_front() {
+                        self.deliver(w.req.id, answer_from_http(&resp.body));
+                    }
+                    if closing {
+                        // The peer closes after this response: the rest were not answered.
+                        return self.fail_connection(&TransportError::Io(
+                            "connection closed by the peer".into(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The connection ended (closed by the peer, or an I/O error): the requests written on
+    /// it fail, except when the peer closed the kept connection while it was idle, before
+    /// reading anything written since: those are written once more on a new connection.
+    fn connection_lost(&mut self, reason: &str) {
+        if self.idle_close_suspect {
+            self.idle_close_suspect = false;
+            self.conn = None;
+            while let Some(w) = self.in_flight.pop_back() {
+                if w.retried {
+                    self.deliver(w.req.id, Err(TransportError::Io(reason.to_owned())));
+                } else {
+                    self.queue.push_front(Queued {
+                        req: w.req,
+                        retried: true,
+                    });
+                }
+            }
+            return;
+        }
+        self.fail_connection(&TransportError::Io(reason.to_owned()));
+    }
+
+    /// Closes the connection; every request written on it fails with `e`.
+    fn fail_connection(&mut self, e: &TransportError) {
+        self.conn = None;
+        self.idle_close_suspect = false;
+        while let Some(w) = self.in_flight.pop_front() {
+            self.deliver(w.req.id, Err(e.clone()));
+        }
+    }
+
+    /// The alarm fired: if the oldest request in flight is past its deadline, it fails with
+    /// [`TransportError::Timeout`], and so does the connection (the answers behind it cannot
+    /// come first).
+    fn on_deadline(&mut self) {
+        let now = Instant::now();
+        match self.in_flight.front() {
+            Some(w) if w.req.deadline <= now => {
+                self.conn = None;
+                self.idle_close_suspect = false;
+                while let Some(w) = self.in_flight.pop_front() {
+                    let e = if w.req.deadline <= now {
+                        TransportError::Timeout
+                    } else {
+                        TransportError::Io(
+                            "connection closed: an earlier request on it timed out".into(),
+                        )
+                    };
+                    self.deliver(w.req.id, Err(e));
+                }
+            }
+            // Early (the request it was armed for was answered): armed again by the caller.
+            _ => {}
+        }
+    }
 }
 
 /// Opens a connection to `t` (TCP, then the TLS handshake for `https://`).
@@ -501,100 +916,6 @@ async fn connect(t: &PeerTarget, addr: SocketAddr) -> Result<HaStream, Transport
             .await
             .map(|s| HaStream::TlsClient(Box::new(s)))
             .map_err(|e| TransportError::Connect(format!("TLS handshake failed: {e}"))),
-    }
-}
-
-/// One request and its answer, on the kept connection or a new one.
-async fn exchange(
-    conn: &mut Option<Conn>,
-    t: &PeerTarget,
-    r: &PeerRequest,
-) -> Result<Answer, TransportError> {
-    let Some(addr) = t.addr else {
-        return Err(TransportError::Connect(
-            "the peer's url is not an IP address".into(),
-        ));
-    };
-    let deadline = tokio::time::Instant::from_std(r.deadline);
-    for attempt in 0..2 {
-        if Instant::now() >= r.deadline {
-            return Err(TransportError::Timeout);
-        }
-        if conn.as_ref().is_some_and(|c| !c.stream.still_open()) {
-            *conn = None;
-        }
-        let reused = conn.is_some();
-        let c = match conn {
-            Some(c) => c,
-            None => {
-                let stream = match tokio::time::timeout_at(deadline, connect(t, addr)).await {
-                    Err(_) => return Err(TransportError::Timeout),
-                    Ok(r) => r?,
-                };
-                let mut http = ClientConn::new(&t.host, Limits::default());
-                http.set_basic_auth(t.auth.clone());
-                conn.insert(Conn {
-                    stream,
-                    http,
-                    out: Vec::with_capacity(1024),
-                    buf: vec![0u8; 16 * 1024],
-                })
-            }
-        };
-        match tokio::time::timeout_at(deadline, round_trip(c, &r.body)).await {
-            Err(_) => {
-                *conn = None;
-                return Err(TransportError::Timeout);
-            }
-            Ok(Ok(resp)) => {
-                if c.http.should_close() {
-                    *conn = None;
-                }
-                return answer_from_http(&resp.body);
-            }
-            Ok(Err((e, nothing_read))) => {
-                *conn = None;
-                // A kept connection closed by the peer just before we wrote: try a new one.
-                if reused && nothing_read && attempt == 0 {
-                    continue;
-                }
-                return Err(e);
-            }
-        }
-    }
-    Err(TransportError::Io("connection closed by the peer".into()))
-}
-
-/// Writes one request and reads its response. The error says whether nothing at all was
-/// read back.
-async fn round_trip(c: &mut Conn, body: &[u8]) -> Result<HttpResponse, (TransportError, bool)> {
-    c.out.clear();
-    c.http.encode_kea(body, &mut c.out);
-    if let Err(e) = c.stream.write_all(&c.out).await {
-        return Err((TransportError::Io(e.to_string()), true));
-    }
-    if let Err(e) = c.stream.flush().await {
-        return Err((TransportError::Io(e.to_string()), true));
-    }
-    let mut got = 0usize;
-    loop {
-        if let Some(r) = c.http.poll_response() {
-            return r.map_err(|e| (TransportError::Http(e.to_string()), false));
-        }
-        let n = match c.stream.read(&mut c.buf).await {
-            Ok(0) => {
-                return Err((
-                    TransportError::Io("connection closed by the peer".into()),
-                    got == 0,
-                ));
-            }
-            Ok(n) => n,
-            Err(e) => return Err((TransportError::Io(e.to_string()), got == 0)),
-        };
-        got += n;
-        c.http
-            .handle_input(&c.buf[..n])
-            .map_err(|e: HttpError| (TransportError::Http(e.to_string()), false))?;
     }
 }
 
@@ -651,6 +972,15 @@ pub(crate) fn serve_listener(
     Ok(bound)
 }
 
+/// A request of a listener connection, in the order read: its answer, now or from the loop.
+#[derive(Debug)]
+enum Answering {
+    /// Answered without the loop (refused by [`admit`], or unparsable).
+    Ready(HttpResponse),
+    /// Waiting for the loop's answer (the HTTP body).
+    Loop(oneshot::Receiver<String>),
+}
+
 async fn listener_conn(
     mut conn: HaStream,
     policy: ListenerPolicy,
@@ -659,40 +989,82 @@ async fn listener_conn(
     let mut http = ServerConn::default();
     let mut chunk = vec![0u8; 16 * 1024];
     let mut out = Vec::new();
+    let mut answering = VecDeque::new();
+    // Kea's idle timeout, with one timer registration per LISTENER_IDLE, not one per read.
+    let mut idle = Alarm::new();
+    let mut last_read = Instant::now();
     loop {
-        let Ok(Ok(n)) = tokio::time::timeout(LISTENER_IDLE, conn.read(&mut chunk)).await else {
-            return;
+        idle.arm(last_read + LISTENER_IDLE);
+        let n = tokio::select! {
+            biased;
+            r = conn.read(&mut chunk) => match r {
+                Ok(n) => n,
+                Err(_) => return,
+            },
+            () = idle.fired() => {
+                if last_read.elapsed() >= LISTENER_IDLE {
+                    return;
+                }
+                continue;
+            }
         };
         if n == 0 {
             return;
         }
+        last_read = Instant::now();
         let date = http_date(crate::dhcp4d::daemon::unix_now());
         if let Err(e) = http.handle_input(&chunk[..n]) {
-            http.encode(&HttpResponse::kea_error(e.status(), &date), &mut out);
+            answering.push_back(Answering::Ready(HttpResponse::kea_error(e.status(), &date)));
         }
+        // Every request read goes to the loop before any answer is awaited: pipelined lease
+        // updates are applied in one loop turn and answered after one group commit.
         while let Some(r) = http.poll_request() {
-            let resp = match r {
+            let a = match r {
                 Ok(req) => match admit(&req, &policy) {
                     Admission::Command(_) => {
                         let (tx, rx) = oneshot::channel();
                         if to_loop.send((req.body, tx)).await.is_err() {
                             return;
                         }
-                        match rx.await {
-                            Ok(text) => HttpResponse::kea_json(200, text.into_bytes(), &date),
-                            Err(_) => return,
-                        }
+                        Answering::Loop(rx)
                     }
-                    other => match other.response(&policy, &date) {
-                        Some(resp) => resp,
-                        None => HttpResponse::kea_error(500, &date),
-                    },
+                    other => Answering::Ready(
+                        other
+                            .response(&policy, &date)
+                            .unwrap_or_else(|| HttpResponse::kea_error(500, &date)),
+                    ),
                 },
-                Err(e) => HttpResponse::kea_error(e.status(), &date),
+                Err(e) => Answering::Ready(HttpResponse::kea_error(e.status(), &date)),
             };
-            http.encode(&resp, &mut out);
+            answering.push_back(a);
         }
-        if !out.is_empty() {
+        // Answers in request order; every answer ready at that moment in one write.
+        while let Some(first) = answering.pop_front() {
+            let resp = match first {
+                Answering::Ready(r) => r,
+                Answering::Loop(rx) => match rx.await {
+                    Ok(text) => HttpResponse::kea_json(200, text.into_bytes(), &date),
+                    Err(_) => return,
+                },
+            };
+            encode_named(&mut http, resp, &mut out);
+            while let Some(next) = answering.front_mut() {
+                let resp = match next {
+                    Answering::Ready(_) => match answering.pop_front() {
+                        Some(Answering::Ready(r)) => r,
+                        _ => break,
+                    },
+                    Answering::Loop(rx) => match rx.try_recv() {
+                        Ok(text) => {
+                            answering.pop_front();
+                            HttpResponse::kea_json(200, text.into_bytes(), &date)
+                        }
+                        Err(oneshot::error::TryRecvError::Empty) => break,
+                        Err(oneshot::error::TryRecvError::Closed) => return,
+                    },
+                };
+                encode_named(&mut http, resp, &mut out);
+            }
             if conn.write_all(&out).await.is_err() || conn.flush().await.is_err() {
                 return;
             }
@@ -703,6 +1075,12 @@ async fn listener_conn(
             return;
         }
     }
+}
+
+/// Appends `resp` with the `Server` header naming dhcp4d, after Kea's headers.
+fn encode_named(http: &mut ServerConn, mut resp: HttpResponse, out: &mut Vec<u8>) {
+    resp.headers.push(Header::new("Server", SERVER_NAME));
+    http.encode(&resp, out);
 }
 
 #[cfg(test)]
@@ -843,6 +1221,354 @@ mod tests {
                     .map(|(_, c)| c.as_str())
                     .collect();
                 assert_eq!(got, cmds, "{a}");
+            }
+        });
+    }
+
+    /// How a [`fake_peer`] behaves.
+    #[derive(Debug, Clone, Copy, Default)]
+    struct FakeOpts {
+        /// Names itself dhcp4d (`Server` header): its clients may pipeline.
+        server_header: bool,
+        /// Waits this long after each read before answering what it read.
+        delay: Duration,
+        /// On its first connection: once `.0` requests were read after the first one, it
+        /// answers the next `.1` of them and closes (the rest stay unanswered).
+        close_mid_pipeline: Option<(usize, usize)>,
+        /// Closes every connection once it answered one request.
+        close_when_idle: bool,
+    }
+
+    /// What a [`fake_peer`] saw.
+    #[derive(Debug, Default)]
+    struct FakeLog {
+        /// (connection index, command, lease address) in the order read.
+        seen: Vec<(usize, String, String)>,
+        /// The most requests read and not yet answered at one time, on any connection.
+        most_unanswered: usize,
+        /// Connections accepted.
+        connections: usize,
+    }
+
+    /// A peer listener on 127.0.0.1 answering every request with success, in order, as
+    /// `opts` says.
+    async fn fake_peer(opts: FakeOpts) -> (SocketAddr, Arc<std::sync::Mutex<FakeLog>>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let log = Arc::new(std::sync::Mutex::new(FakeLog::default()));
+        let shared = log.clone();
+        tokio::spawn(async move {
+            for k in 0usize.. {
+                let (mut c, _) = l.accept().await.unwrap();
+                shared.lock().unwrap().connections += 1;
+                let log = shared.clone();
+                tokio::spawn(async move {
+                    let mut http = ServerConn::default();
+                    let mut buf = vec![0u8; 64 * 1024];
+                    let mut unanswered = 0usize;
+                    let mut read_total = 0usize;
+                    loop {
+                        let n = match c.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n,
+                        };
+                        http.handle_input(&buf[..n]).unwrap();
+                        while let Some(r) = http.poll_request() {
+                            let req = Request::from_json(&r.unwrap().body).unwrap();
+                            let ip = req.lease_address().map(|a| a.to_string());
+                            log.lock().unwrap().seen.push((
+                                k,
+                                req.command.clone(),
+                                ip.unwrap_or_default(),
+                            ));
+                            unanswered += 1;
+                            read_total += 1;
+                        }
+                        {
+                            let mut l = log.lock().unwrap();
+                            l.most_unanswered = l.most_unanswered.max(unanswered);
+                        }
+                        let mut answer = |n: usize, out: &mut Vec<u8>| {
+                            for _ in 0..n {
+                                let body = br#"[ { "result": 0, "text": "ok" } ]"#.to_vec();
+                                let mut resp = HttpResponse::kea_json(200, body, "x");
+                                if opts.server_header {
+                                    resp.headers.push(Header::new("Server", SERVER_NAME));
+                                }
+                                http.encode(&resp, out);
+                            }
+                        };
+                        let mut out = Vec::new();
+                        if let Some((after, answered)) = opts.close_mid_pipeline
+                            && k == 0
+                            && read_total > 1
+                        {
+                            if read_total < 1 + after {
+                                continue;
+                            }
+                            answer(answered, &mut out);
+                            c.write_all(&out).await.unwrap();
+                            let _ = c.shutdown().await;
+                            return;
+                        }
+                        if !opts.delay.is_zero() {
+                            tokio::time::sleep(opts.delay).await;
+                        }
+                        answer(unanswered, &mut out);
+                        unanswered = 0;
+                        c.write_all(&out).await.unwrap();
+                        if opts.close_when_idle {
+                            let _ = c.shutdown().await;
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (addr, log)
+    }
+
+    fn pool_to(
+        addr: SocketAddr,
+        connections: usize,
+    ) -> (PeerPool, mpsc::UnboundedReceiver<PeerAnswer>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let target = PeerTarget {
+            addr: Some(addr),
+            host: "127.0.0.1".into(),
+            auth: None,
+            tls: None,
+        };
+        (PeerPool::new(target, connections, tx), rx)
+    }
+
+    /// A `lease4-update` of `a` with request id `id`.
+    fn update(id: u64, a: Ipv4Addr) -> (PeerRequest, Option<Ipv4Addr>) {
+        let body = format!(r#"{{"command":"lease4-update","arguments":{{"ip-address":"{a}"}}}}"#);
+        let req = PeerRequest {
+            id,
+            body: body.into_bytes(),
+            deadline: Instant::now() + Duration::from_secs(10),
+        };
+        (req, Some(a))
+    }
+
+    /// The next `n` answers, by request id.
+    async fn answers(
+        rx: &mut mpsc::UnboundedReceiver<PeerAnswer>,
+        n: usize,
+    ) -> BTreeMap<u64, Result<Answer, TransportError>> {
+        let mut got = BTreeMap::new();
+        for _ in 0..n {
+            let (id, res) = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+                .await
+                .expect("every request answered in time")
+                .unwrap();
+            assert!(got.insert(id, res).is_none(), "request {id} answered twice");
+        }
+        got
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn a_partner_without_the_server_header_never_gets_pipelined_requests() {
+        for server_header in [false, true] {
+            block_on(async {
+                let delay = Duration::from_millis(3);
+                let (addr, log) = fake_peer(FakeOpts {
+                    server_header,
+                    delay,
+                    ..FakeOpts::default()
+                })
+                .await;
+                let (mut pool, mut rx) = pool_to(addr, 4);
+                // 30 updates of one address: one connection, queued at once.
+                let a = Ipv4Addr::new(192, 0, 2, 10);
+                for id in 1..=30 {
+                    let (r, lease) = update(id, a);
+                    assert!(pool.send(r, lease));
+                }
+                let got = answers(&mut rx, 30).await;
+                assert!(
+                    got.values()
+                        .all(|r| r.as_ref().is_ok_and(|a| a.result == 0))
+                );
+                let most = log.lock().unwrap().most_unanswered;
+                let learnt = pool.shared.pipelining.load(Ordering::Relaxed);
+                if server_header {
+                    assert!(most > 1, "a dhcp4d partner got no pipelined requests");
+                    assert_eq!(learnt, PIPELINES);
+                } else {
+                    assert_eq!(most, 1, "Kea (no Server header) got pipelined requests");
+                    assert_eq!(learnt, ONE_AT_A_TIME);
+                }
+                // Then updates of 40 addresses: over the 4 connections to Kea, over one
+                // to a dhcp4d partner.
+                for i in 0..40u32 {
+                    let (r, lease) = update(100 + u64::from(i), Ipv4Addr::from(0xc000_0220 + i));
+                    assert!(pool.send(r, lease));
+                }
+                let got = answers(&mut rx, 40).await;
+                assert!(got.values().all(Result::is_ok));
+                let log = log.lock().unwrap();
+                let conns: std::collections::BTreeSet<usize> =
+                    log.seen[30..].iter().map(|(k, _, _)| *k).collect();
+                if server_header {
+                    assert_eq!(pool.lease_conns, PIPELINED_LEASE_CONNECTIONS);
+                    assert_eq!(conns.len(), 1, "{conns:?}");
+                    assert!(log.most_unanswered > 1);
+                } else {
+                    assert_eq!(pool.lease_conns, 4);
+                    assert!(conns.len() > 1, "{conns:?}");
+                    assert_eq!(log.most_unanswered, 1);
+                }
+                assert_eq!(pool.shared.pending.load(Ordering::Relaxed), 0);
+            });
+        }
+    }
+
+    #[test]
+    fn a_connection_closed_mid_pipeline_fails_exactly_the_requests_written_on_it() {
+        block_on(async {
+            // Of the 64 pipelined after the first request, the peer answers 2 and closes.
+            let (addr, log) = fake_peer(FakeOpts {
+                server_header: true,
+                close_mid_pipeline: Some((MAX_PIPELINE, 2)),
+                ..FakeOpts::default()
+            })
+            .await;
+            let (mut pool, mut rx) = pool_to(addr, 1);
+            let a = Ipv4Addr::new(192, 0, 2, 10);
+            let (r, lease) = update(1, a);
+            assert!(pool.send(r, lease));
+            assert!(answers(&mut rx, 1).await[&1].is_ok());
+            // 64 written in one go, 5 more wait in the queue.
+            let total = MAX_PIPELINE as u64 + 5;
+            for id in 2..=1 + total {
+                let (r, lease) = update(id, a);
+                assert!(pool.send(r, lease));
+            }
+            let got = answers(&mut rx, total as usize).await;
+            let log = log.lock().unwrap();
+            assert_eq!(log.connections, 2);
+            // What went on the new connection (ids from the lease addresses' order).
+            let again = log.seen.iter().filter(|(k, _, _)| *k == 1).count() as u64;
+            // The first 64 were written on the closed connection; after its 2 answers the
+            // client may have written 2 more before it saw the close. The rest went on a
+            // new connection, each once.
+            assert!((3..=5).contains(&again), "{again} sent again");
+            let first_again = 2 + total - again;
+            for (id, res) in &got {
+                match *id {
+                    2 | 3 => assert!(res.is_ok(), "{id}: {res:?}"),
+                    i if i < first_again => assert!(
+                        matches!(res, Err(TransportError::Io(_))),
+                        "{id} was written on the closed connection: {res:?}"
+                    ),
+                    _ => assert!(
+                        res.is_ok(),
+                        "{id} was not written before the close: {res:?}"
+                    ),
+                }
+            }
+            assert_eq!(pool.shared.pending.load(Ordering::Relaxed), 0);
+        });
+    }
+
+    #[test]
+    fn a_kept_connection_the_peer_closed_while_idle_is_replaced() {
+        block_on(async {
+            let (addr, log) = fake_peer(FakeOpts {
+                server_header: true,
+                close_when_idle: true,
+                ..FakeOpts::default()
+            })
+            .await;
+            let (mut pool, mut rx) = pool_to(addr, 1);
+            for id in 1..=3 {
+                let (r, lease) = update(id, Ipv4Addr::new(192, 0, 2, 10));
+                assert!(pool.send(r, lease));
+                let got = answers(&mut rx, 1).await;
+                assert!(got[&id].is_ok(), "{got:?}");
+            }
+            assert_eq!(log.lock().unwrap().connections, 3);
+        });
+    }
+
+    #[test]
+    fn the_listener_answers_pipelined_requests_in_order_in_one_loop_turn() {
+        block_on(async {
+            let policy = ListenerPolicy {
+                restrict_commands: true,
+                basic_auth: Vec::new(),
+                realm: REALM.into(),
+            };
+            let (to_loop, mut from_listener) = mpsc::channel::<ListenerMsg>(256);
+            let addr =
+                serve_listener("127.0.0.1:0".parse().unwrap(), policy, None, to_loop).unwrap();
+            // The loop: waits until all 8 admitted commands are there (the listener must
+            // hand them over before awaiting an answer), then answers them last first.
+            let lp = tokio::spawn(async move {
+                let mut got = Vec::new();
+                while got.len() < 8 {
+                    got.push(from_listener.recv().await.unwrap());
+                }
+                for (body, reply) in got.into_iter().rev() {
+                    let req = Request::from_json(&body).unwrap();
+                    let ip = req.lease_address().unwrap();
+                    let text = format!(r#"[ {{ "result": 0, "text": "{ip}" }} ]"#);
+                    reply.send(text).unwrap();
+                }
+            });
+            let mut c = TcpStream::connect(addr).await.unwrap();
+            let mut http = ClientConn::new("127.0.0.1", Limits::default());
+            let mut out = Vec::new();
+            for i in 0..9u8 {
+                if i == 4 {
+                    // Refused by restrict-commands (403) without the loop, in order.
+                    http.encode_kea(br#"{"command":"config-get"}"#, &mut out);
+                    continue;
+                }
+                let body = format!(
+                    r#"{{"command":"lease4-update","arguments":{{"ip-address":"192.0.2.{i}"}}}}"#
+                );
+                http.encode_kea(body.as_bytes(), &mut out);
+            }
+            c.write_all(&out).await.unwrap();
+            let mut buf = vec![0u8; 16 * 1024];
+            let mut resps = Vec::new();
+            while resps.len() < 9 {
+                let n = tokio::time::timeout(Duration::from_secs(10), c.read(&mut buf))
+                    .await
+                    .expect("the listener answers")
+                    .unwrap();
+                assert!(n > 0, "the listener closed after {} answers", resps.len());
+                http.handle_input(&buf[..n]).unwrap();
+                while let Some(r) = http.poll_response() {
+                    resps.push(r.unwrap());
+                }
+            }
+            lp.await.unwrap();
+            for (i, r) in resps.iter().enumerate() {
+                assert_eq!(r.header("Server"), Some(SERVER_NAME.as_bytes()));
+                assert!(reads_pipelined(r));
+                let a = answer_from_http(&r.body);
+                if i == 4 {
+                    assert_eq!(r.status, 403);
+                } else {
+                    assert_eq!(r.status, 200);
+                    assert_eq!(
+                        a.unwrap().text.as_deref(),
+                        Some(format!("192.0.2.{i}").as_str())
+                    );
+                }
             }
         });
     }

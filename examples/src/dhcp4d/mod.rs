@@ -35,6 +35,7 @@
 //! socket sends replies to clients that have no address yet (IPv4 and UDP headers built
 //! here, Ethernet header by the kernel). Details in the `net` module.
 
+mod alarm;
 mod control;
 mod daemon;
 mod ha;

@@ -294,6 +294,11 @@ pub(crate) const RX_COALESCE: Duration = Duration::from_millis(2);
 /// Queries per window from which coalescing stops (see [`Coalesce`]).
 pub(crate) const RX_COALESCE_BATCH: usize = 32;
 
+/// The hold while the server answers no query HA filters (the standby of a hot-standby
+/// pair): such queries are only read to be dropped and counted, so they are read at most
+/// once per this window, whatever the load (see [`Coalesce::after_rx_not_serving`]).
+pub(crate) const RX_COALESCE_NOT_SERVING: Duration = Duration::from_millis(10);
+
 /// Receive coalescing, as a NIC moderates its interrupts. When queries come in faster than
 /// one per two windows, the daemon stops watching the socket for one window after each turn
 /// that read some, and then drains what arrived in the meantime in one turn: one wake-up, one
@@ -345,6 +350,18 @@ impl Coalesce {
         }
     }
 
+    /// After a turn at `now` that drained the socket having read `n` datagrams, while the
+    /// server drops every query (none of its scopes is served): when some were read, the
+    /// socket is left alone for [`RX_COALESCE_NOT_SERVING`] (no replies go out, so the
+    /// heavy-load rule does not apply); an idle socket is watched as usual.
+    pub(crate) fn after_rx_not_serving(&mut self, now: Instant, n: usize) {
+        self.hold = None;
+        self.last_rx = Some(now);
+        if n > 0 && !self.window.is_zero() {
+            self.hold = Some(now + RX_COALESCE_NOT_SERVING);
+        }
+    }
+
     /// Until when the socket is not watched (`None`: watch it).
     pub(crate) fn hold_until(&self) -> Option<Instant> {
         self.hold
@@ -383,6 +400,30 @@ mod tests {
             xid: 1,
             payload: payload.to_vec(),
         }
+    }
+
+    #[test]
+    fn a_server_that_serves_no_scope_holds_whatever_the_load_but_not_when_idle() {
+        let t0 = Instant::now();
+        let mut c = Coalesce::new(RX_COALESCE);
+        // Heavy load: serving, no hold; not serving, the long hold.
+        c.after_rx(t0, 1);
+        c.after_rx(t0 + RX_COALESCE, 10 * RX_COALESCE_BATCH);
+        assert_eq!(c.hold_until(), None);
+        c.after_rx_not_serving(t0 + RX_COALESCE, 10 * RX_COALESCE_BATCH);
+        assert_eq!(
+            c.hold_until(),
+            Some(t0 + RX_COALESCE + RX_COALESCE_NOT_SERVING)
+        );
+        assert!(!c.expired(t0 + RX_COALESCE_NOT_SERVING));
+        assert!(c.expired(t0 + RX_COALESCE + RX_COALESCE_NOT_SERVING));
+        // Nothing read: the socket is watched.
+        c.after_rx_not_serving(t0 + 2 * RX_COALESCE_NOT_SERVING, 0);
+        assert_eq!(c.hold_until(), None);
+        // Coalescing off stays off.
+        let mut off = Coalesce::new(Duration::ZERO);
+        off.after_rx_not_serving(t0, 5);
+        assert_eq!(off.hold_until(), None);
     }
 
     #[test]

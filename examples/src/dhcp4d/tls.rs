@@ -220,30 +220,6 @@ pub(crate) enum HaStream {
     TlsServer(Box<tokio_rustls::server::TlsStream<TcpStream>>),
 }
 
-impl HaStream {
-    /// The TCP connection underneath.
-    pub(crate) fn tcp(&self) -> &TcpStream {
-        match self {
-            Self::Tcp(s) => s,
-            Self::TlsClient(s) => s.get_ref().0,
-            Self::TlsServer(s) => s.get_ref().0,
-        }
-    }
-
-    /// Whether a kept-alive connection is still usable: the peer has not closed it. Peeks at
-    /// the socket without consuming: bytes waiting on an idle plain connection mean the peer
-    /// broke the protocol (not usable); on TLS they are records the next read processes
-    /// (a session ticket; a close_notify then reads as the end of the connection).
-    pub(crate) fn still_open(&self) -> bool {
-        let mut b = [std::mem::MaybeUninit::<u8>::uninit(); 1];
-        match socket2::SockRef::from(self.tcp()).peek(&mut b) {
-            Err(e) => e.kind() == io::ErrorKind::WouldBlock,
-            Ok(0) => false,
-            Ok(_) => !matches!(self, Self::Tcp(_)),
-        }
-    }
-}
-
 impl AsyncRead for HaStream {
     fn poll_read(
         self: Pin<&mut Self>,

@@ -79,6 +79,7 @@ fn a_backup_server_goes_to_backup_serves_nothing_and_sends_no_heartbeat() {
     assert_eq!(s.state(), HaState::Backup);
     assert!(!s.dhcp_enabled(), "a backup serves no client");
     assert!(s.served_scopes().is_empty());
+    assert!(s.serves_no_scope());
     assert_eq!(s.poll_timeout(), None, "no heartbeat from a backup");
     s.handle_timeout(t0 + Duration::from_secs(60), UNIX0 + 60);
     assert!(requests(&mut s).is_empty());
@@ -106,6 +107,7 @@ fn a_passive_backup_primary_serves_and_logs_its_transition_without_partner() {
     assert_eq!(s.state(), HaState::PassiveBackup);
     assert!(s.dhcp_enabled());
     assert_eq!(s.served_scopes(), vec![String::from("server1")]);
+    assert!(!s.serves_no_scope());
     assert_eq!(s.poll_timeout(), None, "no heartbeat in passive-backup");
     let st = s.status(t0);
     assert!(st["ha-servers"].get("remote").is_none(), "{st}");
