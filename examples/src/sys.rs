@@ -4,7 +4,8 @@
 #![allow(unsafe_code)]
 
 use std::io;
-use std::mem::size_of;
+use std::mem::{size_of, zeroed};
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::{AsRawFd, RawFd};
 
 use tokio::io::unix::AsyncFd;
@@ -68,4 +69,22 @@ pub(crate) fn set_scheduler(policy: libc::c_int, priority: libc::c_int) -> io::R
 pub(crate) fn max_priority(policy: libc::c_int) -> libc::c_int {
     // SAFETY: takes an integer and touches no memory.
     unsafe { libc::sched_get_priority_max(policy) }.max(1)
+}
+
+/// The address of an IPv4 `sockaddr_in` (as `recvmsg` fills it).
+pub(crate) fn from_sockaddr(a: &libc::sockaddr_in) -> SocketAddrV4 {
+    SocketAddrV4::new(
+        Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr)),
+        u16::from_be(a.sin_port),
+    )
+}
+
+/// The `sockaddr_in` of an IPv4 address (for `sendmsg`).
+pub(crate) fn to_sockaddr(a: SocketAddrV4) -> libc::sockaddr_in {
+    // SAFETY: all-zero is a valid sockaddr_in.
+    let mut to: libc::sockaddr_in = unsafe { zeroed() };
+    to.sin_family = libc::AF_INET as libc::sa_family_t;
+    to.sin_port = a.port().to_be();
+    to.sin_addr.s_addr = u32::from(*a.ip()).to_be();
+    to
 }

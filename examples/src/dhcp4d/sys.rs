@@ -26,21 +26,7 @@ pub(crate) struct Rx4 {
     pub(crate) ifindex: u32,
 }
 
-fn from_sockaddr(a: &libc::sockaddr_in) -> SocketAddrV4 {
-    SocketAddrV4::new(
-        Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr)),
-        u16::from_be(a.sin_port),
-    )
-}
-
-fn to_sockaddr(a: SocketAddrV4) -> libc::sockaddr_in {
-    // SAFETY: all-zero is a valid sockaddr_in.
-    let mut to: libc::sockaddr_in = unsafe { zeroed() };
-    to.sin_family = libc::AF_INET as libc::sa_family_t;
-    to.sin_port = a.port().to_be();
-    to.sin_addr.s_addr = u32::from(*a.ip()).to_be();
-    to
-}
+use crate::sys::{from_sockaddr, to_sockaddr};
 
 /// The `IP_PKTINFO` of a received message: (destination, ingress interface index).
 ///
