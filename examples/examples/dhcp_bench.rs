@@ -32,13 +32,14 @@
 //!
 //! Needs root, iproute2, perfdhcp and kea-dhcp4 (with the lease_cmds hook for the 1M part).
 
-use std::collections::BTreeMap;
+mod dhcp_common;
+
 use std::io::{Read as _, Write as _};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use examples::dhcpload::{self, ALL_SERVERS, LoadConfig};
+use dhcp_common::{CLK_TCK, Generator, Run, hakit, hakit_config, load, perfdhcp};
 use examples::netns::{Lab, NODE_IF, Node, Proc, require_bin, wait_until};
 use serde_json::{Value, json};
 
@@ -67,24 +68,6 @@ impl Kind {
         [Self::Dhcp4d, Self::Dhcp4dFsync, Self::KeaSt, Self::KeaMt]
             .into_iter()
             .find(|k| k.name() == s)
-    }
-}
-
-/// A load generator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Generator {
-    /// ISC perfdhcp, a child process.
-    Perfdhcp,
-    /// hakit's generator ([`dhcpload`]), on a thread of this process.
-    Hakit,
-}
-
-impl Generator {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Perfdhcp => "perfdhcp",
-            Self::Hakit => "hakit",
-        }
     }
 }
 
@@ -130,12 +113,9 @@ fn args() -> Args {
             "--only-1m" => a.only_1m = true,
             "--dhcp4d" => a.dhcp4d = v().into(),
             "--load" => {
-                a.loads = match v().as_str() {
-                    "perfdhcp" => vec![Generator::Perfdhcp],
-                    "hakit" => vec![Generator::Hakit],
-                    "both" => vec![Generator::Perfdhcp, Generator::Hakit],
-                    o => panic!("--load perfdhcp|hakit|both, not {o}"),
-                };
+                let o = v();
+                a.loads = Generator::parse_list(&o)
+                    .unwrap_or_else(|| panic!("--load perfdhcp|hakit|both, not {o}"));
             }
             other => panic!("unknown argument {other}"),
         }
@@ -216,127 +196,6 @@ fn command(sock: &Path, command: &str) -> Value {
     serde_json::from_slice(&out).unwrap_or(Value::Null)
 }
 
-#[derive(Debug, Default, Clone, Copy)]
-struct Run {
-    rate: f64,
-    acks: u64,
-    drop_pct: f64,
-    /// The generator's own CPU time (user + system), seconds.
-    gen_cpu: f64,
-}
-
-impl Run {
-    /// The generator's CPU milliseconds per 1000 ACKs.
-    fn gen_ms_per_1000(&self) -> f64 {
-        self.gen_cpu * 1e6 / self.acks.max(1) as f64
-    }
-}
-
-/// CPU time (user + system, seconds) of this process's waited-for children so far
-/// (`/proc/self/stat` cutime and cstime): perfdhcp's, as `ip netns exec` execs it in place.
-fn children_cpu() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let n = |i: usize| {
-        f.get(i - 3)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (n(16) + n(17)) as f64 / clk_tck()
-}
-
-/// One run of hakit's generator in the client namespace: the perfdhcp clients behind the
-/// relay agent 192.0.2.2, broadcast; `rate` DORA/s for `secs` seconds (or `max` exchanges).
-fn hakit(cli: &Node, rate: u32, secs: u32, max: Option<u64>) -> Run {
-    let mut cfg = LoadConfig::new(
-        "192.0.2.2".parse().expect("relay address"),
-        vec![ALL_SERVERS],
-        CLIENTS,
-        rate,
-        Duration::from_secs(u64::from(secs)),
-    );
-    cfg.max_exchanges = max;
-    let r = cli
-        .enter(|| dhcpload::run(&cfg))
-        .unwrap_or_else(|e| panic!("hakit load generator: {e}"));
-    // What perfdhcp's summary says, and whether the generator kept to its schedule.
-    eprintln!("      hakit: {r}");
-    Run {
-        rate: r.rate(),
-        acks: r.acks,
-        drop_pct: r.drop_pct(),
-        gen_cpu: r.cpu().as_secs_f64(),
-    }
-}
-
-/// One run of `generator` at `rate` DORA/s for `secs` seconds.
-fn load(cli: &Node, generator: Generator, rate: u32, secs: u32) -> Run {
-    match generator {
-        Generator::Perfdhcp => perfdhcp(cli, &["-r", &rate.to_string(), "-p", &secs.to_string()]),
-        Generator::Hakit => hakit(cli, rate, secs, None),
-    }
-}
-
-fn perfdhcp(cli: &Node, extra: &[&str]) -> Run {
-    let bin = require_bin("perfdhcp");
-    let clients = CLIENTS.to_string();
-    let mut cmd = vec![
-        bin.to_str().unwrap(),
-        "-4",
-        "-l",
-        NODE_IF,
-        "-R",
-        &clients,
-        "-W",
-        "500000",
-    ];
-    cmd.extend_from_slice(extra);
-    let cpu0 = children_cpu();
-    let out = cli.output(&cmd);
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut run = Run {
-        gen_cpu: children_cpu() - cpu0,
-        ..Run::default()
-    };
-    let mut section = String::new();
-    let mut sent = BTreeMap::new();
-    let mut drops = BTreeMap::new();
-    for l in text.lines() {
-        let num = |l: &str| {
-            l.split(':')
-                .nth(1)
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        if let Some(r) = l.strip_prefix("Rate: ") {
-            run.rate = r
-                .split_whitespace()
-                .next()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0.0);
-        } else if let Some(s) = l.strip_prefix("***Statistics for: ") {
-            section = s.trim_end_matches('*').to_owned();
-        } else if l.starts_with("sent packets:") {
-            sent.insert(section.clone(), num(l));
-        } else if l.starts_with("drops:") {
-            drops.insert(section.clone(), num(l));
-        } else if l.starts_with("received packets:") && section == "REQUEST-ACK" {
-            run.acks = num(l) as u64;
-        }
-    }
-    for s in ["DISCOVER-OFFER", "REQUEST-ACK"] {
-        let (n, d) = (
-            sent.get(s).copied().unwrap_or(0.0),
-            drops.get(s).copied().unwrap_or(0.0),
-        );
-        let pct = if n > 0.0 { 100.0 * d / n } else { 100.0 };
-        run.drop_pct = run.drop_pct.max(pct);
-    }
-    run
-}
-
 fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which ends with ')'): state is field 3; utime 14, stime 15.
@@ -359,16 +218,11 @@ fn vm_rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn clk_tck() -> f64 {
-    // sysconf(_SC_CLK_TCK) is 100 on every Linux ABI this runs on.
-    100.0
-}
-
 /// Highest achieved DORA/s with drops ≤ 2.5 % with `generator`, and the best step.
 fn search(cli: &Node, generator: Generator, secs: u32) -> (f64, Vec<(u32, Run)>) {
     let mut steps = Vec::new();
     let try_rate = |r: u32, steps: &mut Vec<(u32, Run)>| {
-        let mut run = load(cli, generator, r, secs);
+        let mut run = load(cli, generator, CLIENTS, r, secs);
         // perfdhcp's own rate counts the exit wait; the ACKs over the sending time do not.
         run.rate = run.acks as f64 / f64::from(secs);
         eprintln!(
@@ -438,8 +292,12 @@ fn throughput(a: &Args, lab: &Lab, srv: &Node, cli: &Node) -> Vec<Result1> {
         let n = CLIENTS.to_string();
         wait_until(Duration::from_secs(20), "the warm-up DORA", || {
             let acks = match a.loads[0] {
-                Generator::Perfdhcp => perfdhcp(cli, &["-r", "500", "-n", &n]).acks,
-                Generator::Hakit => hakit(cli, 500, 5, Some(u64::from(CLIENTS))).acks,
+                Generator::Perfdhcp => perfdhcp(cli, CLIENTS, &["-r", "500", "-n", &n]).acks,
+                Generator::Hakit => {
+                    let mut cfg = hakit_config(CLIENTS, 500, 5);
+                    cfg.max_exchanges = Some(u64::from(CLIENTS));
+                    hakit(cli, &cfg).acks
+                }
             };
             acks >= u64::from(CLIENTS) * 9 / 10
         });
@@ -452,9 +310,9 @@ fn throughput(a: &Args, lab: &Lab, srv: &Node, cli: &Node) -> Vec<Result1> {
                 .next()
                 .unwrap_or(f64::NAN);
             let before = cpu_ticks(proc.pid());
-            let fixed = load(cli, generator, a.fixed_rate, a.seconds);
+            let fixed = load(cli, generator, CLIENTS, a.fixed_rate, a.seconds);
             let ticks = cpu_ticks(proc.pid()) - before;
-            let cpu = ticks as f64 / clk_tck() * 1000.0 / (fixed.acks.max(1) as f64 / 1000.0);
+            let cpu = ticks as f64 / CLK_TCK * 1000.0 / (fixed.acks.max(1) as f64 / 1000.0);
             eprintln!(
                 "  {}: best {best:.0} DORA/s; at -r {}: {} ACKs ({:.2} % drops), CPU {cpu:.1} ms per 1000 DORA",
                 generator.name(),

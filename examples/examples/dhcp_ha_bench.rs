@@ -34,12 +34,14 @@
 //! Needs root, iproute2, perfdhcp, tcpdump and kea-dhcp4 with the HA and lease_cmds hooks
 //! (perfdhcp also with `--load hakit`: the failover part runs it).
 
+mod dhcp_common;
+
 use std::io::{Read as _, Write as _};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use examples::dhcpload::{self, ALL_SERVERS, LoadConfig};
+use dhcp_common::{CLK_TCK, Generator, Run, hakit, hakit_config, load, perfdhcp};
 use examples::netns::{Lab, NODE_IF, Node, Proc, require_bin, wait_until};
 use serde_json::{Value, json};
 
@@ -71,24 +73,6 @@ impl Impl {
     }
 }
 
-/// A load generator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Load {
-    /// ISC perfdhcp, a child process.
-    Perfdhcp,
-    /// hakit's generator ([`dhcpload`]), on a thread of this process.
-    Hakit,
-}
-
-impl Load {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Perfdhcp => "perfdhcp",
-            Self::Hakit => "hakit",
-        }
-    }
-}
-
 struct Args {
     seconds: u32,
     modes: Vec<&'static str>,
@@ -102,7 +86,7 @@ struct Args {
     /// `--cpu-only`: no rate search.
     cpu_only: bool,
     /// `--load`: the generators, in the order they run against each pair.
-    loads: Vec<Load>,
+    loads: Vec<Generator>,
 }
 
 fn args() -> Args {
@@ -120,7 +104,7 @@ fn args() -> Args {
         ha_connections: None,
         cpu_rate: 1000,
         cpu_only: false,
-        loads: vec![Load::Perfdhcp, Load::Hakit],
+        loads: vec![Generator::Perfdhcp, Generator::Hakit],
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -155,12 +139,9 @@ fn args() -> Args {
             "--cpu-rate" => a.cpu_rate = v().parse().expect("--cpu-rate R"),
             "--cpu-only" => a.cpu_only = true,
             "--load" => {
-                a.loads = match v().as_str() {
-                    "perfdhcp" => vec![Load::Perfdhcp],
-                    "hakit" => vec![Load::Hakit],
-                    "both" => vec![Load::Perfdhcp, Load::Hakit],
-                    o => panic!("--load perfdhcp|hakit|both, not {o}"),
-                };
+                let o = v();
+                a.loads = Generator::parse_list(&o)
+                    .unwrap_or_else(|| panic!("--load perfdhcp|hakit|both, not {o}"));
             }
             other => panic!("unknown argument {other}"),
         }
@@ -180,7 +161,7 @@ struct Bench {
     dhcp4d: PathBuf,
     ha_connections: Option<u32>,
     /// The generator of the warm-up DORA.
-    warm_up: Load,
+    warm_up: Generator,
 }
 
 impl Bench {
@@ -309,8 +290,8 @@ impl Bench {
         let n = clients.to_string();
         wait_until(Duration::from_secs(30), "the warm-up DORA", || {
             let acks = match self.warm_up {
-                Load::Perfdhcp => perfdhcp(&self.cli, clients, &["-r", "200", "-n", &n]).acks,
-                Load::Hakit => {
+                Generator::Perfdhcp => perfdhcp(&self.cli, clients, &["-r", "200", "-n", &n]).acks,
+                Generator::Hakit => {
                     let mut cfg = hakit_config(clients, 200, 5);
                     cfg.max_exchanges = Some(u64::from(clients));
                     hakit(&self.cli, &cfg).acks
@@ -333,73 +314,6 @@ fn command(sock: &Path, command: &str) -> Value {
     serde_json::from_slice(&out).unwrap_or(Value::Null)
 }
 
-#[derive(Debug, Default, Clone, Copy)]
-struct Run {
-    acks: u64,
-    drop_pct: f64,
-    /// The generator's own CPU time (user + system), seconds.
-    gen_cpu: f64,
-}
-
-impl Run {
-    /// The generator's CPU milliseconds per 1000 ACKs.
-    fn gen_ms_per_1000(&self) -> f64 {
-        self.gen_cpu * 1e6 / self.acks.max(1) as f64
-    }
-}
-
-/// CPU time (user + system, seconds) of this process's waited-for children so far
-/// (`/proc/self/stat` cutime and cstime): perfdhcp's, as `ip netns exec` execs it in place.
-fn children_cpu() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let n = |i: usize| {
-        f.get(i - 3)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (n(16) + n(17)) as f64 / CLK_TCK
-}
-
-/// The hakit generator's configuration for the bench: `clients` perfdhcp clients behind the
-/// relay agent 192.0.2.2, broadcast to both servers, `rate` DORA/s for `secs` seconds.
-fn hakit_config(clients: u32, rate: u32, secs: u32) -> LoadConfig {
-    LoadConfig::new(
-        CLI_IP.parse().expect("relay address"),
-        vec![ALL_SERVERS],
-        clients,
-        rate,
-        Duration::from_secs(u64::from(secs)),
-    )
-}
-
-/// One run of the hakit generator in the client namespace.
-fn hakit(cli: &Node, cfg: &LoadConfig) -> Run {
-    let r = cli
-        .enter(|| dhcpload::run(cfg))
-        .unwrap_or_else(|e| panic!("hakit load generator: {e}"));
-    // What perfdhcp's summary says, and whether the generator kept to its schedule.
-    eprintln!("      hakit: {r}");
-    Run {
-        acks: r.acks,
-        drop_pct: r.drop_pct(),
-        gen_cpu: r.cpu().as_secs_f64(),
-    }
-}
-
-/// One run of `load` at `rate` DORA/s for `secs` seconds.
-fn load(cli: &Node, load: Load, clients: u32, rate: u32, secs: u32) -> Run {
-    match load {
-        Load::Perfdhcp => perfdhcp(
-            cli,
-            clients,
-            &["-r", &rate.to_string(), "-p", &secs.to_string()],
-        ),
-        Load::Hakit => hakit(cli, &hakit_config(clients, rate, secs)),
-    }
-}
-
 /// perfdhcp's clients in `mode`.
 fn clients(mode: &str) -> u32 {
     if mode == "load-balancing" {
@@ -409,64 +323,9 @@ fn clients(mode: &str) -> u32 {
     }
 }
 
-fn perfdhcp(cli: &Node, clients: u32, extra: &[&str]) -> Run {
-    let bin = require_bin("perfdhcp");
-    let clients = clients.to_string();
-    let mut cmd = vec![
-        bin.to_str().unwrap(),
-        "-4",
-        "-l",
-        NODE_IF,
-        "-R",
-        &clients,
-        "-W",
-        "500000",
-    ];
-    cmd.extend_from_slice(extra);
-    let cpu0 = children_cpu();
-    let out = cli.output(&cmd);
-    let gen_cpu = children_cpu() - cpu0;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut run = Run {
-        gen_cpu,
-        ..Run::default()
-    };
-    let mut section = String::new();
-    let (mut sent, mut drops) = (
-        std::collections::BTreeMap::new(),
-        std::collections::BTreeMap::new(),
-    );
-    for l in text.lines() {
-        let num = |l: &str| {
-            l.split(':')
-                .nth(1)
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        if let Some(s) = l.strip_prefix("***Statistics for: ") {
-            section = s.trim_end_matches('*').to_owned();
-        } else if l.starts_with("sent packets:") {
-            sent.insert(section.clone(), num(l));
-        } else if l.starts_with("drops:") {
-            drops.insert(section.clone(), num(l));
-        } else if l.starts_with("received packets:") && section == "REQUEST-ACK" {
-            run.acks = num(l) as u64;
-        }
-    }
-    for s in ["DISCOVER-OFFER", "REQUEST-ACK"] {
-        let n: f64 = sent.get(s).copied().unwrap_or(0.0);
-        let d: f64 = drops.get(s).copied().unwrap_or(0.0);
-        run.drop_pct = run
-            .drop_pct
-            .max(if n > 0.0 { 100.0 * d / n } else { 100.0 });
-    }
-    run
-}
-
 /// Highest DORA/s with drops ≤ 2.5 % (`clients` clients, generator `gen`), and the
 /// generator's CPU ms per 1000 DORA at that step.
-fn search(cli: &Node, generator: Load, clients: u32, secs: u32) -> (f64, f64) {
+fn search(cli: &Node, generator: Generator, clients: u32, secs: u32) -> (f64, f64) {
     let mut best = (0.0f64, f64::NAN);
     let mut try_rate = |r: u32| {
         let run = load(cli, generator, clients, r, secs);
@@ -525,9 +384,6 @@ fn cpu_ticks(pid: u32) -> (u64, u64) {
     (n(14), n(15))
 }
 
-/// Clock ticks per second (`sysconf(_SC_CLK_TCK)`, 100 on every Linux ABI this runs on).
-const CLK_TCK: f64 = 100.0;
-
 /// Both servers' CPU time over one run at `rate` DORA/s, in ms per 1000 ACKs.
 #[derive(Debug, Clone, Copy)]
 struct Cpu {
@@ -542,7 +398,7 @@ struct Cpu {
 fn cpu_per_1000(
     b: &Bench,
     procs: &[Proc; 2],
-    generator: Load,
+    generator: Generator,
     clients: u32,
     rate: u32,
     secs: u32,
@@ -630,7 +486,7 @@ fn acks(bytes: &[u8]) -> Vec<(f64, [u8; 4], [u8; 4])> {
 struct Row {
     mode: &'static str,
     which: Impl,
-    generator: Load,
+    generator: Generator,
     /// DORA/s at ≤ 2.5 % drops.
     best: f64,
     /// Both servers' CPU at `--cpu-rate`.
@@ -643,7 +499,7 @@ struct Row {
 struct Check {
     mode: &'static str,
     which: Impl,
-    runs: Vec<(Load, Run)>,
+    runs: Vec<(Generator, Run)>,
 }
 
 struct Failover {

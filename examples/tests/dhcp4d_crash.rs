@@ -11,54 +11,13 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use dhcp4_ha::lease::LeaseStore as _;
-use dhcp4_ha::wire::{Dhcp4Repr, MessageType};
+use dhcp4_ha::wire::MessageType;
+use dhcp4d_common::ha::dhcp_in_pcap;
 use dhcp4d_common::*;
 use examples::netns::{NODE_IF, require_bin, wait_until};
 use serde_json::Value;
 
 const TAG: &str = "d4c";
-
-/// The DHCP messages in a pcap file (Ethernet, IPv4, UDP).
-fn dhcp_in_pcap(bytes: &[u8]) -> Vec<Dhcp4Repr> {
-    assert!(bytes.len() >= 24, "pcap without a header");
-    let le = match &bytes[..4] {
-        [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1] => true,
-        [0xa1, 0xb2, 0xc3, 0xd4] | [0xa1, 0xb2, 0x3c, 0x4d] => false,
-        m => panic!("not a pcap file: magic {m:?}"),
-    };
-    let u32_at = |b: &[u8], i: usize| {
-        let a: [u8; 4] = b[i..i + 4].try_into().unwrap();
-        if le {
-            u32::from_le_bytes(a)
-        } else {
-            u32::from_be_bytes(a)
-        }
-    };
-    assert_eq!(u32_at(bytes, 20), 1, "link type Ethernet");
-    let mut out = Vec::new();
-    let mut i = 24;
-    while i + 16 <= bytes.len() {
-        let len = u32_at(bytes, i + 8) as usize;
-        let Some(frame) = bytes.get(i + 16..i + 16 + len) else {
-            break; // a record cut by the end of the capture
-        };
-        i += 16 + len;
-        if frame.len() < 14 + 20 + 8 || frame[12..14] != [0x08, 0x00] {
-            continue;
-        }
-        let ihl = usize::from(frame[14] & 0x0f) * 4;
-        if frame[14 + 9] != 17 {
-            continue;
-        }
-        let udp = 14 + ihl;
-        if let Some(payload) = frame.get(udp + 8..)
-            && let Ok(m) = Dhcp4Repr::from_bytes(payload)
-        {
-            out.push(m);
-        }
-    }
-    out
-}
 
 #[test]
 fn sigkill_loses_no_acked_lease() {
@@ -117,6 +76,7 @@ fn sigkill_loses_no_acked_lease() {
 
     let acks: Vec<(Ipv4Addr, String)> = dhcp_in_pcap(&std::fs::read(&pcap).unwrap())
         .into_iter()
+        .map(|(_, m)| m)
         .filter(|m| m.message_type() == Some(MessageType::ACK))
         .map(|m| {
             let mut h = String::new();

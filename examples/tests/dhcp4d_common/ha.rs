@@ -155,37 +155,15 @@ impl Pair {
     /// Starts server `i` with `conf` (dhcp4d with `extra` arguments, or kea-dhcp4) and waits
     /// for its control socket.
     pub fn start(&self, i: usize, which: Impl, conf: &Path, extra: &[&str]) -> Proc {
-        let sock = self.socket(i);
-        let _ = std::fs::remove_file(&sock);
-        let conf = conf.to_str().unwrap();
-        let mut p = match which {
-            Impl::Dhcp4d => {
-                let mut cmd = vec![env!("CARGO_BIN_EXE_dhcp4d"), "-c", conf];
-                cmd.extend_from_slice(extra);
-                self.srv[i].spawn(&cmd)
-            }
-            Impl::Kea => {
-                require_kea_ha();
-                let kea = require_bin("kea-dhcp4");
-                // Pid and logger lock files per instance.
-                let dir = self.path(&format!("kea{}", i + 1));
-                std::fs::create_dir_all(&dir).unwrap();
-                let dir = dir.to_str().unwrap().to_owned();
-                self.srv[i].spawn(&[
-                    "env",
-                    &format!("KEA_PIDFILE_DIR={dir}"),
-                    &format!("KEA_LOCKFILE_DIR={dir}"),
-                    kea.to_str().unwrap(),
-                    "-c",
-                    conf,
-                ])
-            }
-        };
-        wait_until(START, "the server's control socket", || {
-            assert!(p.is_running(), "server{} exited: {}", i + 1, p.log());
-            UnixStream::connect(&sock).is_ok()
-        });
-        p
+        start_server(
+            &self.srv[i],
+            &self.path(&format!("kea{}", i + 1)),
+            which,
+            conf,
+            extra,
+            &self.socket(i),
+            i,
+        )
     }
 
     /// Server `i`'s HA state (`status-get`'s local state).
@@ -334,6 +312,48 @@ pub fn require_kea_ha() {
             "{lib} missing: install kea-dhcp4-server (Kea 2.2 hooks)"
         );
     }
+}
+
+/// Starts server number `i` (0-based) on `node` with `conf` — dhcp4d with `extra` arguments,
+/// or kea-dhcp4 with its pid and lock files in `kea_dir` — and waits for its control socket
+/// `sock`.
+fn start_server(
+    node: &Node,
+    kea_dir: &Path,
+    which: Impl,
+    conf: &Path,
+    extra: &[&str],
+    sock: &Path,
+    i: usize,
+) -> Proc {
+    let _ = std::fs::remove_file(sock);
+    let conf = conf.to_str().unwrap();
+    let mut p = match which {
+        Impl::Dhcp4d => {
+            let mut cmd = vec![env!("CARGO_BIN_EXE_dhcp4d"), "-c", conf];
+            cmd.extend_from_slice(extra);
+            node.spawn(&cmd)
+        }
+        Impl::Kea => {
+            require_kea_ha();
+            let kea = require_bin("kea-dhcp4");
+            std::fs::create_dir_all(kea_dir).unwrap();
+            let dir = kea_dir.to_str().unwrap();
+            node.spawn(&[
+                "env",
+                &format!("KEA_PIDFILE_DIR={dir}"),
+                &format!("KEA_LOCKFILE_DIR={dir}"),
+                kea.to_str().unwrap(),
+                "-c",
+                conf,
+            ])
+        }
+    };
+    wait_until(START, "the server's control socket", || {
+        assert!(p.is_running(), "server{} exited: {}", i + 1, p.log());
+        UnixStream::connect(sock).is_ok()
+    });
+    p
 }
 
 /// The DHCP messages in a pcap file (Ethernet, IPv4, UDP), with their IPv4 source.
@@ -620,32 +640,15 @@ impl HaLab {
 
     /// Starts server `i` (dhcp4d or kea-dhcp4) with `conf` and waits for its control socket.
     pub fn start(&self, i: usize, which: Impl, conf: &Path) -> Proc {
-        let sock = self.socket(i);
-        let _ = std::fs::remove_file(&sock);
-        let conf = conf.to_str().unwrap();
-        let mut p = match which {
-            Impl::Dhcp4d => self.srv[i].spawn(&[env!("CARGO_BIN_EXE_dhcp4d"), "-c", conf]),
-            Impl::Kea => {
-                require_kea_ha();
-                let kea = require_bin("kea-dhcp4");
-                let dir = self.path(&format!("kea{}", i + 1));
-                std::fs::create_dir_all(&dir).unwrap();
-                let dir = dir.to_str().unwrap().to_owned();
-                self.srv[i].spawn(&[
-                    "env",
-                    &format!("KEA_PIDFILE_DIR={dir}"),
-                    &format!("KEA_LOCKFILE_DIR={dir}"),
-                    kea.to_str().unwrap(),
-                    "-c",
-                    conf,
-                ])
-            }
-        };
-        wait_until(START, "the server's control socket", || {
-            assert!(p.is_running(), "server{} exited: {}", i + 1, p.log());
-            UnixStream::connect(&sock).is_ok()
-        });
-        p
+        start_server(
+            &self.srv[i],
+            &self.path(&format!("kea{}", i + 1)),
+            which,
+            conf,
+            &[],
+            &self.socket(i),
+            i,
+        )
     }
 
     /// Server `i`'s `status-get` `high-availability[0]`.
